@@ -1,0 +1,18 @@
+//! # peernet-core
+//!
+//! The sans-IO half of peernet. Every type in this crate is a value or a state machine over
+//! bytes: no sockets, no tasks, no clock. Time enters as an `Instant` argument, randomness as an
+//! RNG argument or from the caller. The tokio drivers in the `peernet` crate pump bytes through
+//! these machines; tests drive them directly with byte vectors and simulated time.
+//!
+//! What lives here:
+//! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
+//!   encodings, [`PeerId`], signed envelopes and peer records;
+//! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
+//! - [`varint`]: unsigned varints and length-prefixed framing.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
+pub mod varint;
+pub mod identity;
+
+pub use identity::PeerId;
