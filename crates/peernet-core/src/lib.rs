@@ -9,12 +9,15 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
-//! - [`varint`]: unsigned varints and length-prefixed framing.
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
+//!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod dial;
 pub mod identity;
 pub mod multistream;
 pub mod varint;
