@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::Multiaddr;
+use super::{later, Multiaddr};
 use crate::PeerId;
 
 /// How long failed addresses are avoided. The defaults are go-libp2p's.
@@ -86,12 +86,12 @@ impl DialBackoff {
                     addr.clone(),
                     BackoffAddr {
                         tries: 1,
-                        until: now + config.base,
+                        until: later(now, config.base),
                     },
                 );
             }
             Some(b) => {
-                b.until = now + backoff_duration(&config, b.tries);
+                b.until = later(now, backoff_duration(&config, b.tries));
                 b.tries = b.tries.saturating_add(1);
             }
         }

@@ -88,6 +88,9 @@ pub struct TransportError {
 /// Why a whole dial request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DialErrorCause {
+    /// The peer is ourselves (go's `ErrDialToSelf`).
+    #[error("dial to self attempted")]
+    DialToSelf,
     /// The caller gave no address for the peer (go's `ErrNoAddresses`).
     #[error("no addresses")]
     NoAddresses,

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::addr_class::AddrClass;
-use super::Multiaddr;
+use super::{later, Multiaddr};
 use crate::PeerId;
 
 /// Limits and per-dial timeouts. The defaults are go-libp2p's.
@@ -273,7 +273,7 @@ impl DialLimiter {
             job: id,
             peer: job.peer.clone(),
             addr: job.addr.clone(),
-            deadline: now + job.timeout,
+            deadline: later(now, job.timeout),
         });
     }
 

@@ -2,43 +2,39 @@
 //! once, and which to avoid — go-libp2p's swarm dialer (`p2p/net/swarm`) without goroutines,
 //! channels or clocks.
 //!
-//! | go-libp2p                              | here                   | one per |
-//! |----------------------------------------|------------------------|---------|
-//! | `dialWorker` (`dial_worker.go`)         | [`DialWorker`]         | peer being dialed |
-//! | `DefaultDialRanker` (`dial_ranker.go`)  | [`rank_addrs`]         | —       |
-//! | `dialLimiter` (`limiter.go`)            | [`DialLimiter`]        | swarm   |
-//! | `DialBackoff` (`swarm_dial.go`)         | [`DialBackoff`]        | swarm   |
-//! | `blackHoleDetector` (`black_hole_detector.go`) | [`BlackHoleDetector`] | swarm |
-//! | `DialError`, `TransportError`           | [`DialError`], [`TransportError`] | — |
-//!
-//! go's `dialSync` — at most one worker per peer, every concurrent caller joining it — is the
-//! driver's map from [`PeerId`](crate::PeerId) to [`DialWorker`]: a caller with no usable
-//! connection adds a [`DialRequest`] to the peer's worker, creating the worker if there is
-//! none.
+//! | go-libp2p                                      | here                    | one per |
+//! |------------------------------------------------|-------------------------|---------|
+//! | `dialSync` + `Swarm.dialNextAddr`/`limitedDial` (`dial_sync.go`, `swarm_dial.go`) | [`DialSync`] | swarm |
+//! | `dialWorker` (`dial_worker.go`)                | [`DialWorker`]          | peer being dialed |
+//! | `DefaultDialRanker` (`dial_ranker.go`)         | [`rank_addrs`]          | —       |
+//! | `dialLimiter` (`limiter.go`)                   | [`DialLimiter`]         | swarm   |
+//! | `DialBackoff` (`swarm_dial.go`)                | [`DialBackoff`]         | swarm   |
+//! | `blackHoleDetector` (`black_hole_detector.go`) | [`BlackHoleDetector`]   | swarm   |
+//! | `DialError`, `TransportError` (`dial_error.go`) | [`DialError`], [`TransportError`] | — |
 //!
 //! # Driving it
 //!
-//! The tokio swarm pumps these machines; every input takes the current `Instant`, nothing reads a
-//! clock, so tests run in simulated time.
+//! Every input takes the current `Instant` and nothing reads a clock, so tests run in simulated
+//! time. A tokio swarm drives one [`DialSync`]:
 //!
 //! ```text
-//!  caller ──DialRequest──► DialWorker::add_request ─┐
-//!                                                    │ poll_action
-//!             ┌──────── Action::Dial(addr) ◄─────────┤
-//!             ▼                                      │
-//!  DialLimiter::add_dial_job ─► poll_granted ─► transport dial until GrantedDial::deadline
-//!             ▲                                   │
-//!             └──── finished_dial ◄───────────────┤
-//!                                                 ▼
-//!        DialWorker::dial_succeeded / dial_failed / handshake_progressed
-//!                                                    │ poll_action
-//!  caller ◄──────── Action::Complete{requests, result} ◄──┘
+//!  caller ── DialRequest ──► DialSync::dial_peer ──► DialWorker (one per peer; callers join)
+//!                                                        │ Action::Dial(addr), ranked, paced
+//!                                                        ▼
+//!                                                   DialLimiter (8 per peer, 160 fds)
+//!                                                        │
+//!  driver ◄── DialEvent::Dial { job, addr, deadline } ◄──┘
+//!    │  transport dial; abort at deadline
+//!    └─► DialSync::dial_succeeded / dial_failed / handshake_progressed (job)
+//!                                                        │ backoff, black holes, next batch
+//!  caller ◄── DialEvent::Complete { requests, result } ◄─┘
 //!
-//!  timers: sleep until DialWorker::poll_timeout, then DialWorker::handle_timeout
+//!  timers: sleep until DialSync::poll_timeout, then DialSync::handle_timeout
 //! ```
 //!
-//! [`DialBackoff`] and [`BlackHoleDetector`] are swarm-wide; the driver lends them to the
-//! worker in a [`DialEnv`] on each call, and the worker consults and updates them.
+//! The parts can also be driven one by one: a [`DialWorker`] borrows the swarm-wide
+//! [`DialBackoff`] and [`BlackHoleDetector`] through a [`DialEnv`] on each call, and its
+//! [`Action::Dial`]s go through a [`DialLimiter`]. This example drives a worker alone:
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -98,6 +94,7 @@ mod error;
 mod limiter;
 mod ranker;
 mod stand_in;
+mod sync;
 mod worker;
 
 #[cfg(test)]
@@ -114,6 +111,14 @@ pub use ranker::{
 /// Temporary: the dialer's address type until `crate::multiaddr::Multiaddr` lands on main.
 pub use stand_in::Multiaddr;
 use stand_in::Protocol;
+pub use sync::{DialEvent, DialSync, DialSyncConfig};
+/// `now + d`, saturating instead of panicking when a configured duration is absurdly long: a
+/// deadline a century away is as good as never.
+fn later(now: std::time::Instant, d: std::time::Duration) -> std::time::Instant {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(d.min(CENTURY)).unwrap_or(now)
+}
+
 pub use worker::{
     Action, ConnectionId, DialEnv, DialRequest, DialSuccess, DialWorker, DialWorkerConfig,
     RequestId, MAX_ADDRS_PER_REQUEST,

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use super::addr_class::AddrClass;
 use super::error::{AddrDialError, DialError, DialErrorCause};
 use super::ranker::{rank_addrs, rank_addrs_no_delay, AddrDelay, PUBLIC_TCP_DELAY};
-use super::{BlackHoleDetector, DialBackoff, Multiaddr};
+use super::{later, BlackHoleDetector, DialBackoff, Multiaddr};
 use crate::PeerId;
 
 /// At most this many distinct addresses of one request are considered; the rest are ignored
@@ -314,7 +314,7 @@ impl DialWorker {
             id: req.id,
             addrs: waiting,
             err,
-            deadline: now + self.config.peer_dial_timeout,
+            deadline: later(now, self.config.peer_dial_timeout),
         });
         self.schedule_next_dial();
         self.run_timer(now);
@@ -575,7 +575,7 @@ impl DialWorker {
             self.next_dial = Some(self.start);
             return;
         }
-        let mut at = self.start + top.delay;
+        let mut at = later(self.start, top.delay);
         for t in self.tracked.values() {
             if let Some(upgrade) = t.expected_upgrade {
                 at = at.max(upgrade);
