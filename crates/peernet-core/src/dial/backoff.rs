@@ -1,9 +1,4 @@
 //! Dial backoff: after a failed dial, the same peer address is not dialed again for a while.
-//!
-//! go-libp2p's `DialBackoff` (`p2p/net/swarm/swarm_dial.go`). Despite its name the growth is
-//! quadratic, not exponential: the first failure backs off for [`BackoffConfig::base`], and each
-//! later one for `base + coefficient × tries²`, capped at [`BackoffConfig::max`], where `tries`
-//! counts the earlier failures. A connection to the peer clears all of its entries.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,6 +37,11 @@ struct BackoffAddr {
 }
 
 /// Per-peer, per-address dial backoff. One per swarm, shared by all dial workers.
+///
+/// go-libp2p's `DialBackoff` (`p2p/net/swarm/swarm_dial.go`). Despite its name the growth is
+/// quadratic, not exponential: the first failure backs off for [`BackoffConfig::base`], and each
+/// later one for `base + coefficient × tries²`, capped at [`BackoffConfig::max`], where `tries`
+/// counts the earlier failures. A connection to the peer clears all of its entries.
 ///
 /// A driver calls [`add_backoff`](Self::add_backoff) through the dial worker (which does it
 /// when a dial fails before the peer is connected), [`clear`](Self::clear) whenever a connection

@@ -1,25 +1,4 @@
 //! Black hole detection: stop dialing UDP or IPv6 addresses when the network drops them all.
-//!
-//! go-libp2p's `blackHoleDetector` and `BlackHoleSuccessCounter`
-//! (`p2p/net/swarm/black_hole_detector.go`). Many networks silently drop UDP, or have no IPv6
-//! route; every QUIC or IPv6 dial then waits for its full timeout. The detector keeps, per
-//! class, the outcomes of the last [`n`](BlackHoleConfig::n) dials to public addresses:
-//!
-//! ```text
-//!            fewer than n results                 n results, ≥ min_successes succeeded
-//!   ┌─────────┐ ─────────────────────────────────────────────────────────► ┌─────────┐
-//!   │ Probing │                                                            │ Allowed │
-//!   └─────────┘ ◄──┐                                                       └─────────┘
-//!        │         │ a dial succeeds while Blocked: history cleared             │
-//!        │         │                                                            │
-//!        │  n results, fewer than min_successes  ┌─────────┐  window drops      │
-//!        └──────────────────────────────────────►│ Blocked │◄───────────────────┘
-//!                                                └─────────┘  below min_successes
-//! ```
-//!
-//! In `Blocked`, dial requests for that class are refused, except every `n`-th request, which
-//! is let through as a probe. Only public addresses are counted and filtered: private networks
-//! are never judged.
 
 use std::fmt;
 
@@ -146,6 +125,27 @@ impl BlackHoleSuccessCounter {
 }
 
 /// UDP and IPv6 black hole detection for a swarm (go's `blackHoleDetector`). One per swarm.
+///
+/// go-libp2p's `blackHoleDetector` and `BlackHoleSuccessCounter`
+/// (`p2p/net/swarm/black_hole_detector.go`). Many networks silently drop UDP, or have no IPv6
+/// route; every QUIC or IPv6 dial then waits for its full timeout. The detector keeps, per
+/// class, the outcomes of the last [`n`](BlackHoleConfig::n) dials to public addresses:
+///
+/// ```text
+///            fewer than n results                 n results, ≥ min_successes succeeded
+///   ┌─────────┐ ─────────────────────────────────────────────────────────► ┌─────────┐
+///   │ Probing │                                                            │ Allowed │
+///   └─────────┘ ◄──┐                                                       └─────────┘
+///        │         │ a dial succeeds while Blocked: history cleared             │
+///        │         │                                                            │
+///        │  n results, fewer than min_successes  ┌─────────┐  window drops      │
+///        └──────────────────────────────────────►│ Blocked │◄───────────────────┘
+///                                                └─────────┘  below min_successes
+/// ```
+///
+/// In `Blocked`, dial requests for that class are refused, except every `n`-th request, which
+/// is let through as a probe. Only public addresses are counted and filtered: private networks
+/// are never judged.
 ///
 /// The dial worker calls [`filter_addrs`](Self::filter_addrs) once per dial request and
 /// [`record_result`](Self::record_result) for every finished dial (cancelled ones count as

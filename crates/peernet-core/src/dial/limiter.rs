@@ -1,15 +1,4 @@
 //! The dial limiter: how many dials may run at once, per peer and in total.
-//!
-//! go-libp2p's `dialLimiter` (`p2p/net/swarm/limiter.go`). A dial job first takes one of the
-//! peer's tokens ([`LimiterConfig::per_peer_limit`], 8), then — if its transport consumes a
-//! file descriptor (TCP or a unix socket, not relayed) — one of the swarm's descriptor tokens
-//! ([`LimiterConfig::fd_limit`], 160). A job that cannot take a token waits in a FIFO list (one
-//! per peer, one for descriptors) and is granted when a token is released. Tokens are released
-//! in the reverse order they were taken.
-//!
-//! Each granted dial carries a deadline: 15 s after the grant, or 5 s for private and loopback
-//! addresses. The limiter does not enforce it; the driver aborts the dial when the deadline
-//! passes and reports it as failed with [`AddrDialError::Timeout`](super::AddrDialError).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -83,7 +72,18 @@ struct Job {
 
 /// Concurrency limits for outbound dials. One per swarm.
 ///
-/// Driver contract:
+/// go-libp2p's `dialLimiter` (`p2p/net/swarm/limiter.go`). A dial job first takes one of the
+/// peer's tokens ([`LimiterConfig::per_peer_limit`], 8), then — if its transport consumes a
+/// file descriptor (TCP or a unix socket, not relayed) — one of the swarm's descriptor tokens
+/// ([`LimiterConfig::fd_limit`], 160). A job that cannot take a token waits in a FIFO list (one
+/// per peer, one for descriptors) and is granted when a token is released. Tokens are released
+/// in the reverse order they were taken.
+///
+/// Each granted dial carries a deadline: 15 s after the grant, or 5 s for private and loopback
+/// addresses. The limiter does not enforce it; the driver aborts the dial when the deadline
+/// passes and reports it as failed with [`AddrDialError::Timeout`](super::AddrDialError).
+///
+/// Driver contract ([`DialSync`](super::DialSync) follows it for you):
 /// 1. [`add_dial_job`](Self::add_dial_job) for every [`Action::Dial`](super::Action) a dial
 ///    worker emits;
 /// 2. after every call, drain [`poll_granted`](Self::poll_granted) and start those dials;

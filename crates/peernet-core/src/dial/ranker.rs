@@ -1,27 +1,4 @@
 //! The dial ranker: in which order, and how long after the first dial, each address is tried.
-//!
-//! This is go-libp2p's `DefaultDialRanker` (`p2p/net/swarm/dial_ranker.go`), rule for rule.
-//! Addresses fall into three groups, ranked independently and dialed in parallel:
-//! private (loopback, RFC 1918, …), public (any other IP address) and relayed
-//! (`/p2p-circuit`). Relayed addresses are delayed by [`RELAY_DELAY`] when the peer has a public
-//! direct address. Within a group:
-//!
-//! 1. Addresses are sorted by transport, then IP version, then port: QUIC v1 IPv6, QUIC draft-29
-//!    IPv6, QUIC v1 IPv4, QUIC draft-29 IPv4, WebTransport IPv6, WebTransport IPv4, TCP IPv6,
-//!    TCP IPv4 (WebSocket counts as TCP), WebRTC direct, anything else. Low ports first: they are
-//!    more likely to be listen ports.
-//! 2. QUIC (WebTransport included): if the best QUIC address is IPv6 and an IPv4 QUIC address
-//!    exists, the best IPv4 one moves to second place (happy eyeballs, RFC 8305). The first QUIC
-//!    address is dialed at once, the second after the QUIC delay (30 ms private, 250 ms
-//!    public), the rest after twice that with happy eyeballs, else after one QUIC delay.
-//! 3. TCP follows the same pattern with the TCP delay (30 ms private, 250 ms public), all of it
-//!    shifted to start one TCP delay after the last QUIC dial — if there is a QUIC address.
-//! 4. Other transports (WebRTC direct, …) come one "other" delay (100 ms private, 1 s public)
-//!    after the last QUIC or TCP dial.
-//!
-//! Addresses in none of the groups (DNS names, memory, unix sockets) are dialed one public
-//! "other" delay after the last ranked address. The dial worker uses the delays as offsets from
-//! the moment it was created.
 
 use std::time::Duration;
 
@@ -58,11 +35,32 @@ pub struct AddrDelay {
     pub delay: Duration,
 }
 
-/// Ranks `addrs` with go-libp2p's default rules (see the [module docs](self)); the result is in
-/// dialing order within each group and holds every input address once per occurrence.
-///
-/// Deterministic: addresses that the rules rank equal keep their input order (go's sort is
+/// Ranks `addrs` for dialing: go-libp2p's `DefaultDialRanker` (`p2p/net/swarm/dial_ranker.go`),
+/// rule for rule. The result is in dialing order within each group and holds every input address
+/// once per occurrence; addresses that the rules rank equal keep their input order (go's sort is
 /// unstable there).
+///
+/// Addresses fall into three groups, ranked independently and dialed in parallel:
+/// private (loopback, RFC 1918, …), public (any other IP address) and relayed
+/// (`/p2p-circuit`). Relayed addresses are delayed by [`RELAY_DELAY`] when the peer has a public
+/// direct address. Within a group:
+///
+/// 1. Addresses are sorted by transport, then IP version, then port: QUIC v1 IPv6, QUIC draft-29
+///    IPv6, QUIC v1 IPv4, QUIC draft-29 IPv4, WebTransport IPv6, WebTransport IPv4, TCP IPv6,
+///    TCP IPv4 (WebSocket counts as TCP), WebRTC direct, anything else. Low ports first: they are
+///    more likely to be listen ports.
+/// 2. QUIC (WebTransport included): if the best QUIC address is IPv6 and an IPv4 QUIC address
+///    exists, the best IPv4 one moves to second place (happy eyeballs, RFC 8305). The first QUIC
+///    address is dialed at once, the second after the QUIC delay (30 ms private, 250 ms
+///    public), the rest after twice that with happy eyeballs, else after one QUIC delay.
+/// 3. TCP follows the same pattern with the TCP delay (30 ms private, 250 ms public), all of it
+///    shifted to start one TCP delay after the last QUIC dial — if there is a QUIC address.
+/// 4. Other transports (WebRTC direct, …) come one "other" delay (100 ms private, 1 s public)
+///    after the last QUIC or TCP dial.
+///
+/// Addresses in none of the groups (DNS names, memory, unix sockets) are dialed one public
+/// "other" delay after the last ranked address. The dial worker uses the delays as offsets from
+/// the moment it was created.
 pub fn rank_addrs(addrs: &[Multiaddr]) -> Vec<AddrDelay> {
     let classified: Vec<(Multiaddr, AddrClass)> = addrs
         .iter()

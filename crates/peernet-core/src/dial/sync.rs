@@ -1,11 +1,4 @@
-//! Dial sync: at most one dial worker per peer, every concurrent caller joining it, with the
-//! swarm's limiter, backoff and black hole detector wired in.
-//!
-//! go-libp2p spreads this over `dialSync` (`dial_sync.go`: one `activeDial` per peer,
-//! reference-counted), `Swarm.dialNextAddr`/`limitedDial` (worker → limiter) and the limiter's
-//! `executeDial` (limiter → transport → worker). [`DialSync`] is that glue as one state
-//! machine, so a driver handles exactly three things: start and abort dials, answer callers,
-//! and sleep until [`DialSync::poll_timeout`].
+//! Dial sync: one dial worker per peer, the swarm-wide dial state, and the glue between them.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
@@ -88,6 +81,12 @@ struct Job {
 
 /// Every outbound dial of a swarm: a [`DialWorker`] per peer being dialed, one
 /// [`DialLimiter`], [`DialBackoff`] and [`BlackHoleDetector`] shared by all.
+///
+/// go-libp2p spreads this over `dialSync` (`dial_sync.go`: one `activeDial` per peer,
+/// reference-counted), `Swarm.dialNextAddr`/`limitedDial` (worker → limiter) and the limiter's
+/// `executeDial` (limiter → transport → worker). [`DialSync`] is that glue as one state
+/// machine, so a driver handles exactly three things: start and abort dials, answer callers,
+/// and sleep until [`DialSync::poll_timeout`].
 ///
 /// Driver contract (every method takes the current time; none reads a clock):
 /// - [`dial_peer`](Self::dial_peer) when a caller needs a connection to a peer it has no
@@ -360,9 +359,14 @@ impl DialSync {
                 .collect();
             orphaned.sort();
             for (job, started) in orphaned {
-                self.jobs.remove(&job);
+                let removed = self.jobs.remove(&job);
                 self.limiter.finished_dial(job, now);
                 if started {
+                    // go counts a dial cancelled this way as a failure for black hole
+                    // detection; the window is wide enough to absorb it.
+                    if let Some(j) = removed {
+                        self.black_holes.record_result(&j.addr, false);
+                    }
                     self.events.push_back(DialEvent::Abort { job });
                 }
             }

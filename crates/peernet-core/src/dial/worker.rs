@@ -1,22 +1,4 @@
 //! The dial worker: one per peer being dialed, shared by every caller that wants that peer.
-//!
-//! go-libp2p's `dialWorker` (`p2p/net/swarm/dial_worker.go`) as a state machine. Its `loop`
-//! selected over three channels; here each becomes an input method:
-//!
-//! | go `select` case        | here                                                        |
-//! |-------------------------|-------------------------------------------------------------|
-//! | `req := <-w.reqch`      | [`DialWorker::add_request`]                                 |
-//! | `<-dialTimer.Ch()`      | [`DialWorker::handle_timeout`] at [`DialWorker::poll_timeout`] |
-//! | `res := <-w.resch`      | [`DialWorker::dial_succeeded`], [`DialWorker::dial_failed`], [`DialWorker::handshake_progressed`] |
-//!
-//! and its outputs (`w.s.dialNextAddr(…)`, `pr.req.resch <- dialResponse{…}`) are
-//! [`Action`]s from [`DialWorker::poll_action`].
-//!
-//! The worker dials each address at most once, in ranked batches: a batch is dialed when the
-//! timer for its delay fires, or at once when every dial in flight has failed. While a public
-//! TCP connection is running its security handshake, further batches wait up to
-//! [`PUBLIC_TCP_DELAY`] for it. The first successful dial answers every request waiting on that
-//! address; a request whose addresses have all failed is answered with every address's error.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -164,7 +146,24 @@ struct PendRequest {
     deadline: Instant,
 }
 
-/// The dial state machine for one peer. See the [module docs](self) for the design.
+/// The dial state machine for one peer (go's `dialWorker`, `p2p/net/swarm/dial_worker.go`).
+///
+/// go's `loop` selects over three channels; here each becomes an input method:
+///
+/// | go `select` case        | here                                                        |
+/// |-------------------------|-------------------------------------------------------------|
+/// | `req := <-w.reqch`      | [`DialWorker::add_request`]                                 |
+/// | `<-dialTimer.Ch()`      | [`DialWorker::handle_timeout`] at [`DialWorker::poll_timeout`] |
+/// | `res := <-w.resch`      | [`DialWorker::dial_succeeded`], [`DialWorker::dial_failed`], [`DialWorker::handshake_progressed`] |
+///
+/// and its outputs (`w.s.dialNextAddr(…)`, `pr.req.resch <- dialResponse{…}`) are
+/// [`Action`]s from [`DialWorker::poll_action`].
+///
+/// The worker dials each address at most once, in ranked batches: a batch is dialed when the
+/// timer for its delay fires, or at once when every dial in flight has failed. While a public
+/// TCP connection is running its security handshake, further batches wait up to
+/// [`PUBLIC_TCP_DELAY`] for it. The first successful dial answers every request waiting on that
+/// address; a request whose addresses have all failed is answered with every address's error.
 ///
 /// Driver contract (every method takes the current time; none reads a clock):
 /// - [`add_request`](Self::add_request) for each caller that has no usable connection to the
