@@ -17,6 +17,8 @@
 
 pub mod identity;
 pub mod multistream;
+pub mod perf;
+pub mod ping;
 pub mod varint;
 
 pub use identity::PeerId;
