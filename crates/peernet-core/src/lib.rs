@@ -14,5 +14,7 @@
 
 pub mod varint;
 pub mod identity;
+pub mod multiaddr;
 
 pub use identity::PeerId;
+pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};
