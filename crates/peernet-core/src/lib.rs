@@ -10,11 +10,14 @@
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`varint`]: unsigned varints and length-prefixed framing.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
-pub mod varint;
 pub mod identity;
 pub mod multiaddr;
+pub mod varint;
 
 pub use identity::PeerId;
 pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};

@@ -4,6 +4,9 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use data_encoding::{Encoding, Specification};
 
 use super::{multibase, MultiaddrError};
 use crate::identity::PeerId;
@@ -634,10 +637,7 @@ impl fmt::Display for Protocol<'_> {
                 write!(f, "/{host}:{p}")
             }
             Protocol::Garlic64(b) => write!(f, "/{}", garlic64_encode(b)),
-            Protocol::Garlic32(b) => {
-                let text = data_encoding::BASE32_NOPAD.encode(b).to_ascii_lowercase();
-                write!(f, "/{text}")
-            }
+            Protocol::Garlic32(b) => write!(f, "/{}", garlic32_encode(b)),
             Protocol::Certhash(b) => write!(f, "/{}", multibase::encode_base64url(b)),
             Protocol::HttpPath(b) => write!(f, "/{}", query_escape(b)),
             Protocol::P2p(id) => write!(f, "/{id}"),
@@ -788,41 +788,45 @@ fn check_garlic32(v: &[u8]) -> Result<(), MultiaddrError> {
 }
 
 /// I2P base64: the standard alphabet with `-` for `+` and `~` for `/`, padded with `=`.
+/// Like go's decoder (not in strict mode), non-zero trailing bits are ignored.
+static GARLIC64: LazyLock<Option<Encoding>> = LazyLock::new(|| {
+    let mut spec = Specification::new();
+    spec.symbols
+        .push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~");
+    spec.padding = Some('=');
+    spec.check_trailing_bits = false;
+    spec.encoding().ok()
+});
+
+/// I2P base32: the lowercase RFC 4648 alphabet without padding. Like go's decoder, non-zero
+/// trailing bits are ignored.
+static GARLIC32: LazyLock<Option<Encoding>> = LazyLock::new(|| {
+    let mut spec = Specification::new();
+    spec.symbols.push_str("abcdefghijklmnopqrstuvwxyz234567");
+    spec.check_trailing_bits = false;
+    spec.encoding().ok()
+});
+
 fn garlic64_decode(s: &str) -> Option<Vec<u8>> {
-    if s.contains(['+', '/']) {
-        return None;
-    }
-    let std: String = s
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '~' => '/',
-            c => c,
-        })
-        .collect();
-    data_encoding::BASE64.decode(std.as_bytes()).ok()
+    GARLIC64.as_ref()?.decode(s.as_bytes()).ok()
 }
 
 fn garlic64_encode(b: &[u8]) -> String {
-    data_encoding::BASE64
-        .encode(b)
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '~',
-            c => c,
-        })
-        .collect()
+    GARLIC64
+        .as_ref()
+        .map(|enc| enc.encode(b))
+        .unwrap_or_default()
 }
 
-/// I2P base32: lowercase RFC 4648 alphabet without padding.
 fn garlic32_decode(s: &str) -> Option<Vec<u8>> {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    data_encoding::BASE32_NOPAD
-        .decode(s.to_ascii_uppercase().as_bytes())
-        .ok()
+    GARLIC32.as_ref()?.decode(s.as_bytes()).ok()
+}
+
+fn garlic32_encode(b: &[u8]) -> String {
+    GARLIC32
+        .as_ref()
+        .map(|enc| enc.encode(b))
+        .unwrap_or_default()
 }
 
 /// Checks that `v` is exactly one multihash: varint code, varint digest length, digest.
@@ -843,8 +847,7 @@ fn parse_peer_id(s: &str) -> Result<PeerId, MultiaddrError> {
     }
     let cid = multibase::decode(s).map_err(|reason| invalid("p2p", reason))?;
     let (version, rest) = crate::varint::decode(&cid).map_err(|_| invalid("p2p", "bad CID"))?;
-    let (codec, multihash) =
-        crate::varint::decode(rest).map_err(|_| invalid("p2p", "bad CID"))?;
+    let (codec, multihash) = crate::varint::decode(rest).map_err(|_| invalid("p2p", "bad CID"))?;
     if version != 1 {
         return Err(invalid("p2p", "CID is not version 1"));
     }
