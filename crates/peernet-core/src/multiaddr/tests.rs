@@ -740,7 +740,7 @@ fn loopback_private_public() {
         assert_eq!(addr.is_private(), private, "private {text}");
         assert_eq!(addr.is_public(), public, "public {text}");
     }
-    assert!(Multiaddr::empty().is_private() == false && !Multiaddr::empty().is_public());
+    assert!(!Multiaddr::empty().is_private() && !Multiaddr::empty().is_public());
 }
 
 #[test]
