@@ -19,8 +19,18 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(reparsed.to_string(), text);
     }
     // The helpers must not panic on any valid address.
-    let _ = (addr.peer_id(), addr.ip_addr(), addr.socket_addr(), addr.transport_kind());
-    let _ = (addr.is_loopback(), addr.is_private(), addr.is_public(), addr.is_relayed());
+    let _ = (
+        addr.peer_id(),
+        addr.ip_addr(),
+        addr.socket_addr(),
+        addr.transport_kind(),
+    );
+    let _ = (
+        addr.is_loopback(),
+        addr.is_private(),
+        addr.is_public(),
+        addr.is_relayed(),
+    );
     let mut popped = addr.clone();
     if let Some(last) = popped.pop() {
         assert_eq!(popped.with(last), addr);
