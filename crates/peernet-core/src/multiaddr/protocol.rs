@@ -127,6 +127,8 @@ pub(crate) const TABLE: &[Spec] = &[
     spec("plaintextv2", code::PLAINTEXTV2, Size::Zero),
     spec("webrtc-direct", code::WEBRTC_DIRECT, Size::Zero),
     spec("webrtc", code::WEBRTC, Size::Zero),
+    // protocols.csv lists `memory` as variable-size, but go-multiaddr and rust-multiaddr both
+    // encode it as eight fixed big-endian bytes; the network follows them, so do we.
     spec("memory", code::MEMORY, Size::Fixed(8)),
 ];
 

@@ -48,6 +48,49 @@ fn text_binary_vectors() {
 }
 
 #[test]
+fn table_matches_spec_csv() {
+    use super::protocol::{spec_by_code, spec_by_name, Size, TABLE};
+    let csv = include_str!("testdata/protocols.csv");
+    let mut matched = Vec::new();
+    for line in csv.lines().skip(2) {
+        let mut cols = line.split(',').map(str::trim);
+        let (Some(code), Some(size), Some(name)) = (cols.next(), cols.next(), cols.next()) else {
+            continue;
+        };
+        let code: u64 = code.parse().unwrap();
+        let Some(spec) = spec_by_name(name) else {
+            // Deprecated rows go-multiaddr does not implement either.
+            assert!(
+                ["p2p-websocket-star", "p2p-stardust", "p2p-webrtc-star"].contains(&name),
+                "{name} missing"
+            );
+            continue;
+        };
+        assert_eq!(spec.code, code, "{name}");
+        let want = match size {
+            "0" => Size::Zero,
+            "V" if name == "memory" => Size::Fixed(8), // see the comment in TABLE
+            "V" => Size::Var,
+            bits => Size::Fixed(bits.parse::<usize>().unwrap() / 8),
+        };
+        assert_eq!(spec.size, want, "{name}");
+        matched.push(spec.name);
+    }
+    // Every row of our table is in the CSV but plaintextv2, which only multicodec's table.csv
+    // lists (0x706c61, "multiaddr", draft).
+    let missing: Vec<&str> = TABLE
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| !matched.contains(n))
+        .collect();
+    assert_eq!(missing, ["plaintextv2"]);
+    assert_eq!(super::protocol::code::PLAINTEXTV2, 0x706c61);
+    for spec in TABLE {
+        assert_eq!(spec_by_code(spec.code).map(|s| s.name), Some(spec.name));
+    }
+}
+
+#[test]
 fn go_valid_list() {
     let data = include_str!("testdata/go_valid.txt");
     let mut n = 0;
