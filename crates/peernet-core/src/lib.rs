@@ -19,7 +19,11 @@
 
 pub mod dial;
 pub mod identity;
+pub mod multiaddr;
 pub mod multistream;
+pub mod perf;
+pub mod ping;
 pub mod varint;
 
 pub use identity::PeerId;
+pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};
