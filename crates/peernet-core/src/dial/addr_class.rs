@@ -113,3 +113,43 @@ impl AddrClass {
         !self.relayed && self.fd_transport
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(s: &str) -> AddrClass {
+        AddrClass::of(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn transports_are_found_anywhere_in_the_address() {
+        let c = class("/ip4/1.2.3.4/udp/4001/quic-v1/webtransport");
+        assert!(c.quic_v1 && c.webtransport && c.udp && c.is_quic() && !c.tcp);
+        assert_eq!(c.udp_port, Some(4001));
+        assert!(c.public && !c.private && c.ip4 && !c.ip6);
+
+        let ws = class("/ip6/::1/tcp/80/ws");
+        assert!(ws.tcp && ws.websocket && ws.private && ws.ip6);
+        assert_eq!(ws.tcp_port, Some(80));
+        assert!(ws.consumes_fd());
+    }
+
+    #[test]
+    fn relayed_addresses_do_not_consume_a_descriptor_here() {
+        let c = class("/ip4/1.2.3.4/tcp/1/p2p-circuit");
+        assert!(c.relayed && c.tcp && c.fd_transport && !c.consumes_fd());
+        let quic_relay = class("/ip4/1.2.3.4/udp/1/quic-v1/p2p-circuit");
+        assert!(quic_relay.relayed && quic_relay.is_quic() && !quic_relay.fd_transport);
+    }
+
+    #[test]
+    fn unspecified_and_link_local_are_judged_by_the_first_component() {
+        assert!(class("/ip4/0.0.0.0/tcp/1").unspecified);
+        assert!(class("/ip6/::/udp/1/quic-v1").unspecified);
+        assert!(class("/ip6/fe80::1/tcp/1").ip6_link_local);
+        assert!(!class("/ip6/2604:1380::1/tcp/1").ip6_link_local);
+        let dns = class("/dns/example.com/tcp/443");
+        assert!(dns.public && !dns.ip4 && !dns.ip6 && dns.socket.is_none());
+    }
+}

@@ -39,6 +39,7 @@
 //! ```
 //! use std::time::{Duration, Instant};
 //! use peernet_core::dial::*;
+//! use peernet_core::Multiaddr;
 //! # fn peer() -> peernet_core::PeerId {
 //! #     peernet_core::PeerId::from_bytes(&[[0x12, 0x20].as_slice(), &[7; 32]].concat()).unwrap()
 //! # }
@@ -93,13 +94,13 @@ mod black_hole;
 mod error;
 mod limiter;
 mod ranker;
-mod stand_in;
 mod sync;
 mod worker;
 
 #[cfg(test)]
 mod tests;
 
+use crate::multiaddr::{Multiaddr, Protocol};
 pub use backoff::{BackoffConfig, DialBackoff};
 pub use black_hole::{BlackHoleConfig, BlackHoleDetector, BlackHoleState, BlackHoleSuccessCounter};
 pub use error::{AddrDialError, DialError, DialErrorCause, TransportError, MAX_DIAL_ERRORS};
@@ -108,9 +109,6 @@ pub use ranker::{
     rank_addrs, rank_addrs_no_delay, AddrDelay, PRIVATE_OTHER_DELAY, PRIVATE_QUIC_DELAY,
     PRIVATE_TCP_DELAY, PUBLIC_OTHER_DELAY, PUBLIC_QUIC_DELAY, PUBLIC_TCP_DELAY, RELAY_DELAY,
 };
-/// Temporary: the dialer's address type until `crate::multiaddr::Multiaddr` lands on main.
-pub use stand_in::Multiaddr;
-use stand_in::Protocol;
 pub use sync::{DialEvent, DialSync, DialSyncConfig};
 /// `now + d`, saturating instead of panicking when a configured duration is absurdly long: a
 /// deadline a century away is as good as never.
