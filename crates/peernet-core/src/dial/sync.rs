@@ -403,6 +403,7 @@ mod tests {
 
     use super::*;
     use crate::dial::tests::peer;
+    use crate::dial::{BlackHoleState, MAX_DIAL_ERRORS};
 
     fn ma(s: &str) -> Multiaddr {
         s.parse().unwrap()
@@ -595,5 +596,236 @@ mod tests {
         s.connection_established(&peer(1));
         s.dial_peer(peer(1), request(3, &[TCP]), now + Duration::from_secs(1));
         assert_eq!(dials(&mut s).len(), 1);
+    }
+
+    #[test]
+    fn black_holed_udp_is_probed_every_100_requests_and_unblocked_by_a_successful_probe() {
+        let start = Instant::now();
+        let mut s = sync();
+        // 100 QUIC dials to different peers fail: UDP is a black hole.
+        for n in 1..=100u8 {
+            s.dial_peer(peer(n), request(u64::from(n), &[QUIC]), start);
+            let d = dials(&mut s);
+            assert_eq!(d.len(), 1);
+            s.dial_failed(d[0].0, AddrDialError::Timeout, start);
+            assert_eq!(events(&mut s).len(), 1);
+        }
+        assert_eq!(s.black_holes().udp_state(), Some(BlackHoleState::Blocked));
+        // Requests keep being counted: the 200th overall is the next probe.
+        let mut refused = 0;
+        let probe = loop {
+            s.dial_peer(peer(200), request(1000 + refused, &[QUIC]), start);
+            match events(&mut s).pop() {
+                Some(DialEvent::Dial { job, .. }) => break job,
+                Some(DialEvent::Complete { result: Err(e), .. }) => {
+                    assert!(matches!(
+                        e.error_for(&ma(QUIC)),
+                        Some(AddrDialError::BlackHole)
+                    ));
+                    refused += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(refused, 99);
+        s.dial_succeeded(probe, ConnectionId(1), start);
+        assert!(matches!(
+            events(&mut s).as_slice(),
+            [DialEvent::Complete { result: Ok(_), .. }]
+        ));
+        assert_eq!(s.black_holes().udp_state(), Some(BlackHoleState::Probing));
+        s.dial_peer(peer(201), request(5000, &[QUIC]), start);
+        assert_eq!(dials(&mut s).len(), 1);
+    }
+
+    /// One step of the property test.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Request {
+            peer: u8,
+            addrs: u8,
+            simultaneous: bool,
+            force_direct: bool,
+        },
+        Cancel(usize),
+        Succeed(usize),
+        Fail(usize),
+        Progress(usize),
+        Advance(u16),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => (1u8..6, 1u8..64, any::<bool>(), any::<bool>()).prop_map(
+                |(peer, addrs, simultaneous, force_direct)| Op::Request {
+                    peer,
+                    addrs,
+                    simultaneous,
+                    force_direct
+                }
+            ),
+            1 => any::<usize>().prop_map(Op::Cancel),
+            1 => any::<usize>().prop_map(Op::Succeed),
+            2 => any::<usize>().prop_map(Op::Fail),
+            1 => any::<usize>().prop_map(Op::Progress),
+            2 => (0u16..2000).prop_map(Op::Advance),
+        ]
+    }
+
+    const POOL: [&str; 6] = [
+        "/ip4/1.2.3.4/udp/4001/quic-v1",
+        "/ip4/1.2.3.4/tcp/4001",
+        "/ip6/2604:1380::1/udp/4001/quic-v1",
+        "/ip4/10.0.0.7/tcp/4001",
+        "/ip4/5.6.7.8/tcp/4001/p2p-circuit",
+        "/ip4/1.2.3.4/udp/4002/webrtc-direct",
+    ];
+
+    /// The driver's view of the world in the property test.
+    #[derive(Default)]
+    struct World {
+        outstanding: HashMap<RequestId, PeerId>,
+        running: HashMap<DialJobId, (PeerId, Multiaddr)>,
+    }
+
+    impl World {
+        fn absorb(&mut self, s: &mut DialSync, now: Instant) {
+            while let Some(e) = s.poll_event() {
+                match e {
+                    DialEvent::Dial {
+                        job,
+                        peer,
+                        addr,
+                        deadline,
+                    } => {
+                        assert!(deadline > now);
+                        assert!(
+                            !self.running.values().any(|(p, a)| p == &peer && a == &addr),
+                            "{addr} of {peer} dialed twice at once"
+                        );
+                        assert!(self.running.insert(job, (peer, addr)).is_none());
+                    }
+                    DialEvent::Abort { job } => {
+                        assert!(self.running.remove(&job).is_some(), "abort of unknown dial");
+                    }
+                    DialEvent::Complete {
+                        peer,
+                        requests,
+                        result,
+                    } => {
+                        assert!(!requests.is_empty());
+                        for r in requests {
+                            assert_eq!(
+                                self.outstanding.remove(&r),
+                                Some(peer.clone()),
+                                "answered twice"
+                            );
+                        }
+                        if let Err(e) = result {
+                            assert!(e.errors.len() <= MAX_DIAL_ERRORS);
+                        }
+                    }
+                }
+            }
+            let limits = LimiterConfig::default();
+            assert!(s.limiter().fd_consuming() <= limits.fd_limit);
+            for n in 1..6 {
+                assert!(s.limiter().active_for_peer(&peer(n)) <= limits.per_peer_limit);
+            }
+            assert_eq!(s.jobs(), s.limiter().len());
+            // Liveness: a waiting caller always has a deadline ahead.
+            if !self.outstanding.is_empty() {
+                assert!(s.poll_timeout().is_some());
+            }
+        }
+
+        fn pick(&self, i: usize) -> Option<DialJobId> {
+            let mut jobs: Vec<DialJobId> = self.running.keys().copied().collect();
+            jobs.sort();
+            jobs.get(i % jobs.len().max(1)).copied()
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Random callers, outcomes and clock steps: every caller is answered exactly once, no
+        /// address is dialed twice at once, the limits hold, and once time runs out nothing is
+        /// left: no worker, no job, no token.
+        #[test]
+        fn every_caller_is_answered_once_and_nothing_leaks(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut now = Instant::now();
+            let mut s = sync();
+            let mut w = World::default();
+            let mut next_id = 0u64;
+            for op in ops {
+                match op {
+                    Op::Request { peer: p, addrs, simultaneous, force_direct } => {
+                        let addrs = POOL
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| addrs & (1 << i) != 0)
+                            .map(|(_, a)| ma(a))
+                            .collect();
+                        let mut req = DialRequest::new(RequestId(next_id), addrs);
+                        req.simultaneous_connect = simultaneous;
+                        req.force_direct = force_direct;
+                        w.outstanding.insert(RequestId(next_id), peer(p));
+                        next_id += 1;
+                        s.dial_peer(peer(p), req, now);
+                    }
+                    Op::Cancel(i) => {
+                        let mut ids: Vec<(RequestId, PeerId)> =
+                            w.outstanding.iter().map(|(r, p)| (*r, p.clone())).collect();
+                        ids.sort();
+                        if let Some((r, p)) = ids.get(i % ids.len().max(1)).cloned() {
+                            assert!(s.cancel_request(&p, r, now));
+                            w.outstanding.remove(&r);
+                        }
+                    }
+                    Op::Succeed(i) => {
+                        if let Some(job) = w.pick(i) {
+                            w.running.remove(&job);
+                            assert!(s.dial_succeeded(job, ConnectionId(i as u64), now));
+                        }
+                    }
+                    Op::Fail(i) => {
+                        if let Some(job) = w.pick(i) {
+                            w.running.remove(&job);
+                            assert!(s.dial_failed(job, AddrDialError::Timeout, now));
+                        }
+                    }
+                    Op::Progress(i) => {
+                        if let Some(job) = w.pick(i) {
+                            s.handshake_progressed(job, now);
+                        }
+                    }
+                    Op::Advance(ms) => {
+                        now += Duration::from_millis(u64::from(ms));
+                        if s.poll_timeout().is_some_and(|t| t <= now) {
+                            s.handle_timeout(now);
+                        }
+                    }
+                }
+                w.absorb(&mut s, now);
+            }
+            // Let every dial fail, then let time run out.
+            for _ in 0..3 {
+                while let Some(job) = w.pick(0) {
+                    w.running.remove(&job);
+                    s.dial_failed(job, AddrDialError::Timeout, now);
+                    w.absorb(&mut s, now);
+                }
+                now += Duration::from_secs(61);
+                s.handle_timeout(now);
+                w.absorb(&mut s, now);
+            }
+            proptest::prop_assert!(w.outstanding.is_empty(), "unanswered: {:?}", w.outstanding);
+            proptest::prop_assert!(w.running.is_empty());
+            proptest::prop_assert_eq!((s.active_dials(), s.jobs()), (0, 0));
+            proptest::prop_assert!(s.limiter().is_empty());
+            proptest::prop_assert_eq!(s.limiter().fd_consuming(), 0);
+            proptest::prop_assert_eq!(s.poll_timeout(), None);
+        }
     }
 }
