@@ -77,16 +77,29 @@
 //!
 //! # Differences from go-libp2p
 //!
+//! The behaviour is go's, rule for rule, except:
+//!
 //! - Backoff is checked when a request arrives instead of when an address's batch comes up.
 //!   Only this worker adds backoff for its peer while it runs, so the only difference is an
 //!   entry that expires during the ranking delay (at most about 1.5 s).
 //! - A request whose every address is filtered out fails with
 //!   [`DialErrorCause::NoGoodAddresses`] (with `Backoff` among the address errors) where go
 //!   reports `ErrAllDialsFailed` for all-backed-off peers.
-//! - The worker stops dialing queued addresses as soon as no request is waiting; go gets the
-//!   same effect by ending the worker when the last caller leaves.
+//! - Only errors that follow a real connection attempt ([`AddrDialError`]'s network and remote
+//!   variants, except `Cancelled`) put an address into backoff; go also backs off after
+//!   local refusals reported at dial time (no transport, gater).
+//! - A worker stops dialing as soon as no request waits, and [`DialSync`] then aborts its
+//!   running dials at once; go gets the same effect by cancelling the worker's context when the
+//!   last caller leaves.
+//! - go's last-moment check for a connection that arrived some other way (inbound, or another
+//!   worker) before failing a request is the driver's: it may look before forwarding a failure.
+//! - The 60 s peer dial timeout is a per-request deadline inside the worker (go: the caller's
+//!   context); the per-dial deadlines are handed out with each grant and enforced by the driver.
 //! - Ties in the ranking keep the caller's order (go's sort is unstable).
-//! - The connection gater and DNS resolution are the driver's, before `add_request`.
+//! - Not here, because they are I/O or policy the driver owns: DNS resolution, the connection
+//!   gater, `bestAcceptableConnToPeer`, and the read-only black hole mode used by AutoNAT.
+//! - A TCP handshake in progress holds further dials for [`PUBLIC_TCP_DELAY`], as go's code does
+//!   (go's ranker comment says twice that).
 
 mod addr_class;
 mod backoff;

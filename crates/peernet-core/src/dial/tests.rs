@@ -500,3 +500,13 @@ fn a_success_answers_only_requests_waiting_on_that_address() {
         "no backoff once connected"
     );
 }
+
+#[test]
+fn a_trailing_p2p_component_is_stripped_and_duplicates_merged() {
+    let mut h = Harness::new();
+    let with_id = format!("{QUIC}/p2p/{}", peer(1));
+    h.request(0, 1, &[&with_id, QUIC]);
+    assert_eq!(h.dials(), vec![QUIC]);
+    h.tick(10_000);
+    assert!(h.dials().is_empty(), "the same address is not dialed twice");
+}

@@ -26,7 +26,7 @@ pub struct ConnectionId(pub u64);
 pub struct DialRequest {
     /// Names the request in [`Action::Complete`].
     pub id: RequestId,
-    /// The peer's known addresses, DNS already resolved, `/p2p/` suffix stripped.
+    /// The peer's known addresses, DNS already resolved. A trailing `/p2p/<id>` is stripped.
     pub addrs: Vec<Multiaddr>,
     /// Dial even addresses in backoff, and skip relayed addresses (go's
     /// `network.WithForceDirectDial`).
@@ -480,8 +480,14 @@ impl DialWorker {
             if addrs.len() >= MAX_ADDRS_PER_REQUEST {
                 break;
             }
-            if seen.insert(a) {
-                addrs.push(a.clone());
+            // go's `stripP2PComponent`: the peer is known, dial the transport address.
+            let a = if a.peer_id().is_some() {
+                a.without_p2p()
+            } else {
+                a.clone()
+            };
+            if seen.insert(a.clone()) {
+                addrs.push(a);
             }
         }
 
