@@ -103,6 +103,43 @@ struct Job {
 /// A worker is dropped as soon as no request waits on it; its dials still waiting for the
 /// limiter are withdrawn and those running are aborted ([`DialEvent::Abort`]), as go cancels
 /// them when the last caller leaves.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use peernet_core::dial::*;
+/// use peernet_core::Multiaddr;
+/// # fn peer(n: u8) -> peernet_core::PeerId {
+/// #     peernet_core::PeerId::from_bytes(&[[0x12, 0x20].as_slice(), &[n; 32]].concat()).unwrap()
+/// # }
+///
+/// let now = Instant::now();
+/// let mut dialer = DialSync::new(peer(1), DialSyncConfig::default(), |_: &Multiaddr| true);
+/// let addrs: Vec<Multiaddr> =
+///     vec!["/ip4/1.2.3.4/tcp/4001".parse()?, "/ip4/1.2.3.4/udp/4001/quic-v1".parse()?];
+/// dialer.dial_peer(peer(2), DialRequest::new(RequestId(1), addrs.clone()), now);
+/// dialer.dial_peer(peer(2), DialRequest::new(RequestId(2), addrs), now); // joins the first
+///
+/// // One dial, QUIC first, with its deadline.
+/// let Some(DialEvent::Dial { job, addr, deadline, .. }) = dialer.poll_event() else { panic!() };
+/// assert_eq!(addr.to_string(), "/ip4/1.2.3.4/udp/4001/quic-v1");
+/// assert_eq!(deadline, now + Duration::from_secs(15));
+/// assert!(dialer.poll_event().is_none());
+///
+/// // QUIC is refused: TCP goes out at once instead of 250 ms later.
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// dialer.dial_failed(job, AddrDialError::Io(refused.into()), now + Duration::from_millis(5));
+/// let Some(DialEvent::Dial { job, .. }) = dialer.poll_event() else { panic!() };
+///
+/// dialer.dial_succeeded(job, ConnectionId(7), now + Duration::from_millis(60));
+/// let Some(DialEvent::Complete { requests, result: Ok(success), .. }) = dialer.poll_event()
+/// else {
+///     panic!()
+/// };
+/// assert_eq!(requests, [RequestId(1), RequestId(2)]);
+/// assert_eq!(success.conn, ConnectionId(7));
+/// assert_eq!(dialer.active_dials(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct DialSync {
     local_peer: PeerId,
     config: DialSyncConfig,
