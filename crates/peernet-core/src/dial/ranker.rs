@@ -419,4 +419,143 @@ mod tests {
     fn empty_input_ranks_nothing() {
         assert!(rank_addrs(&[]).is_empty());
     }
+
+    /// Expected rankings from go-libp2p's `dial_ranker_test.go`, compared the way go compares
+    /// them: sorted by delay, then by address text.
+    #[test]
+    fn go_libp2p_ranker_vectors() {
+        let pid = crate::dial::tests::peer(9);
+        let r1 = format!("/ip4/1.2.3.4/tcp/1/p2p-circuit/p2p/{pid}");
+        let r2 = format!("/ip4/1.2.3.4/udp/1/quic/p2p-circuit/p2p/{pid}");
+        let q1 = "/ip4/1.2.3.4/udp/1/quic-v1";
+        let q2 = "/ip4/1.2.3.4/udp/2/quic-v1";
+        let q3 = "/ip4/1.2.3.4/udp/3/quic-v1";
+        let q1v6 = "/ip6/1::2/udp/1/quic-v1";
+        let q2v6 = "/ip6/1::2/udp/2/quic-v1";
+        let q3v6 = "/ip6/1::2/udp/3/quic-v1";
+        let wt1 = "/ip4/1.2.3.4/udp/1/quic-v1/webtransport";
+        let t1 = "/ip4/1.2.3.5/tcp/1";
+        let t1v6 = "/ip6/1::2/tcp/1";
+        let t2 = "/ip4/1.2.3.4/tcp/2";
+        let t3 = "/ip4/1.2.3.4/tcp/3";
+        let wrtc1 = "/ip4/1.2.3.4/udp/1/webrtc-direct";
+        let wrtc1v6 = "/ip6/1::2/udp/1/webrtc-direct";
+        let onion = "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234";
+        let only_ip = "/ip4/1.2.3.4";
+        let (q, t, r, o) = (250, 250, 500, 1000);
+        let cases: Vec<(&str, Vec<&str>, Vec<(&str, u64)>)> = vec![
+            (
+                "quic-ipv4",
+                vec![q1, q2, q3],
+                vec![(q1, 0), (q2, q), (q3, q)],
+            ),
+            (
+                "quic-ipv6",
+                vec![q1v6, q2v6, q3v6],
+                vec![(q1v6, 0), (q2v6, q), (q3v6, q)],
+            ),
+            ("quic-ip4-ip6", vec![q1v6, q2], vec![(q1v6, 0), (q2, q)]),
+            (
+                "quic-quic-v1-webtransport",
+                vec![q1v6, q1, q2, q3, wt1],
+                vec![(q1v6, 0), (q1, q), (q2, 2 * q), (q3, 2 * q), (wt1, 2 * q)],
+            ),
+            (
+                "wt-ranking",
+                vec![q1v6, q2v6, q3v6, wt1],
+                vec![(q1v6, 0), (wt1, q), (q2v6, 2 * q), (q3v6, 2 * q)],
+            ),
+            (
+                "quic-with-tcp-ip6-ip4",
+                vec![q1, q1v6, q2v6, q3v6, q2, t1, t1v6, t2, t3],
+                vec![
+                    (q1v6, 0),
+                    (q1, q),
+                    (q2v6, 2 * q),
+                    (q3v6, 2 * q),
+                    (q2, 2 * q),
+                    (t1v6, 3 * q),
+                    (t1, 4 * q),
+                    (t2, 5 * q),
+                    (t3, 5 * q),
+                ],
+            ),
+            (
+                "quic-ip4-with-tcp",
+                vec![q1, t2, t1v6, t1],
+                vec![(q1, 0), (t1v6, q), (t1, 2 * q), (t2, 3 * q)],
+            ),
+            (
+                "quic-ip4-with-tcp-ipv4",
+                vec![q1, t2, t3, t1],
+                vec![(q1, 0), (t1, t), (t2, 2 * q), (t3, 2 * t)],
+            ),
+            (
+                "quic-ip4-with-two-tcp",
+                vec![q1, t1v6, t2],
+                vec![(q1, 0), (t1v6, t), (t2, 2 * t)],
+            ),
+            (
+                "tcp-ip4-ip6",
+                vec![t1, t2, t1v6, t3],
+                vec![(t1v6, 0), (t1, t), (t2, 2 * t), (t3, 2 * t)],
+            ),
+            (
+                "relay address delayed",
+                vec![q1, q2, &r1, &r2],
+                vec![(q1, 0), (q2, q), (&r2, r), (&r1, t + r)],
+            ),
+            (
+                "quic-with-other",
+                vec![q1, q1v6, wrtc1, wrtc1v6, onion, only_ip],
+                vec![
+                    (q1v6, 0),
+                    (q1, q),
+                    (wrtc1, q + o),
+                    (wrtc1v6, q + o),
+                    (only_ip, q + o),
+                    (onion, q + 2 * o),
+                ],
+            ),
+            (
+                "quic-and-tcp-with-other",
+                vec![q1, t1, t1v6, wrtc1, wrtc1v6, onion, only_ip],
+                vec![
+                    (q1, 0),
+                    (t1v6, q),
+                    (t1, 2 * q),
+                    (wrtc1, 2 * q + o),
+                    (wrtc1v6, 2 * q + o),
+                    (only_ip, 2 * q + o),
+                    (onion, 2 * q + 2 * o),
+                ],
+            ),
+            ("only-non-ip-addr", vec![onion], vec![(onion, o)]),
+            ("empty", vec![], vec![]),
+        ];
+        for (name, input, want) in cases {
+            let mut got = ranked(&input);
+            got.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            let mut want = expect(&want);
+            want.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn go_libp2p_no_delay_vector() {
+        let addrs: Vec<Multiaddr> = [
+            "/ip4/1.2.3.4/udp/1/quic-v1",
+            "/ip4/1.2.3.4/udp/2/quic-v1",
+            "/ip4/1.2.3.4/udp/1/quic-v1/webtransport",
+            "/ip4/1.2.3.5/tcp/1",
+            "/ip4/1.1.1.1/udp/1/webrtc-direct",
+        ]
+        .iter()
+        .map(|s| ma(s))
+        .collect();
+        let got = rank_addrs_no_delay(&addrs);
+        assert_eq!(got.len(), addrs.len());
+        assert!(got.iter().all(|a| a.delay == Duration::ZERO));
+    }
 }
