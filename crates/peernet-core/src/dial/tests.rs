@@ -510,3 +510,115 @@ fn a_trailing_p2p_component_is_stripped_and_duplicates_merged() {
     h.tick(10_000);
     assert!(h.dials().is_empty(), "the same address is not dialed twice");
 }
+
+/// Addresses the scheduling property test draws from: private and public, IPv4 and IPv6, QUIC,
+/// TCP, WebTransport, WebRTC and relayed, so that many different delays occur.
+const SCHEDULING_POOL: [&str; 12] = [
+    "/ip4/1.2.3.4/udp/1/quic-v1",
+    "/ip4/1.2.3.4/udp/2/quic-v1",
+    "/ip6/2604:1380::1/udp/1/quic-v1",
+    "/ip4/1.2.3.4/tcp/1",
+    "/ip4/1.2.3.4/tcp/2",
+    "/ip6/2604:1380::1/tcp/1",
+    "/ip4/10.0.0.1/udp/1/quic-v1",
+    "/ip4/10.0.0.1/tcp/1",
+    "/ip4/1.2.3.4/udp/3/quic-v1/webtransport",
+    "/ip4/1.2.3.4/udp/4/webrtc-direct",
+    "/ip4/5.6.7.8/tcp/1/p2p-circuit",
+    "/ip4/5.6.7.8/udp/1/quic-v1/p2p-circuit",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// go's `TestDialWorkerLoopSchedulingProperty`, with the real ranker: every address is
+    /// dialed at most once, never before its ranked delay unless nothing else was in flight,
+    /// in order of delay, and nothing is dialed after the success.
+    #[test]
+    fn dials_follow_the_ranking_schedule(
+        mask in 1u16..(1 << SCHEDULING_POOL.len()),
+        outcomes in proptest::collection::vec((0u64..1200, proptest::prelude::any::<bool>()), SCHEDULING_POOL.len()),
+    ) {
+        let mut h = Harness::new();
+        let addrs: Vec<&str> = SCHEDULING_POOL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, a)| *a)
+            .collect();
+        let owned: Vec<Multiaddr> = addrs.iter().map(|a| ma(a)).collect();
+        let delays: std::collections::HashMap<String, u64> = rank_addrs(&owned)
+            .into_iter()
+            .map(|a| (a.addr.to_string(), a.delay.as_millis() as u64))
+            .collect();
+        // Outcome per address: (after how long, success?).
+        let outcome = |addr: &str| {
+            let i = SCHEDULING_POOL.iter().position(|a| *a == addr).unwrap();
+            outcomes[i]
+        };
+
+        h.request(0, 1, &addrs);
+        let mut now = 0u64;
+        let mut in_flight: std::collections::BTreeMap<String, u64> = Default::default(); // addr → outcome time
+        let mut dialed = std::collections::HashSet::new();
+        let mut last_delay = 0;
+        let mut succeeded = false;
+        let mut done = false;
+        let mut steps = 0;
+        loop {
+            let in_flight_before = in_flight.len();
+            for action in h.actions() {
+                match action {
+                    Action::Dial(addr) => {
+                        let addr = addr.to_string();
+                        proptest::prop_assert!(!succeeded, "dial after success");
+                        proptest::prop_assert!(dialed.insert(addr.clone()), "{} dialed twice", addr);
+                        let delay = delays[&addr];
+                        proptest::prop_assert!(
+                            now >= delay || in_flight_before == 0,
+                            "{} dialed at {} ms before its delay {} ms with {} in flight",
+                            addr, now, delay, in_flight_before
+                        );
+                        proptest::prop_assert!(delay >= last_delay, "out of order");
+                        last_delay = delay;
+                        in_flight.insert(addr.clone(), now + outcome(&addr).0);
+                    }
+                    Action::Complete { result, .. } => {
+                        proptest::prop_assert_eq!(result.is_ok(), succeeded);
+                        done = true;
+                    }
+                }
+            }
+            if done {
+                break;
+            }
+            steps += 1;
+            proptest::prop_assert!(steps < 1000, "no progress");
+            // Advance to the next event: a dial outcome or the worker's timer.
+            let next_outcome = in_flight.iter().min_by_key(|(a, t)| (**t, (*a).clone())).map(|(a, t)| (a.clone(), *t));
+            let timer = h.timeout_ms();
+            let outcome_first = match (&next_outcome, timer) {
+                (Some((_, t)), Some(tm)) => *t <= tm,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if let (true, Some((addr, t))) = (outcome_first, next_outcome) {
+                now = t;
+                in_flight.remove(&addr);
+                if outcome(&addr).1 && !succeeded {
+                    succeeded = true;
+                    h.succeed(now, &addr, 1);
+                } else {
+                    h.fail(now, &addr, AddrDialError::Timeout);
+                }
+            } else if let Some(tm) = timer {
+                now = tm;
+                h.tick(now);
+            } else {
+                proptest::prop_assert!(false, "stuck with nothing to wait for");
+            }
+        }
+        if !succeeded {
+            proptest::prop_assert_eq!(dialed.len(), addrs.len(), "every address tried before failing");
+        }
+    }
+}
