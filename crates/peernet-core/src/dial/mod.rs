@@ -91,8 +91,10 @@
 //! - A worker stops dialing as soon as no request waits, and [`DialSync`] then aborts its
 //!   running dials at once; go gets the same effect by cancelling the worker's context when the
 //!   last caller leaves.
-//! - go's last-moment check for a connection that arrived some other way (inbound, or another
-//!   worker) before failing a request is the driver's: it may look before forwarding a failure.
+//! - go's `bestAcceptableConnToPeer` checks (when a request arrives, and before a request
+//!   fails) see every connection of the swarm; the worker sees only the one it dialed. The
+//!   driver checks its connection table before [`DialSync::dial_peer`], and may look again
+//!   before forwarding a failure, for a connection that arrived inbound meanwhile.
 //! - The 60 s peer dial timeout is a per-request deadline inside the worker (go: the caller's
 //!   context); the per-dial deadlines are handed out with each grant and enforced by the driver.
 //! - Ties in the ranking keep the caller's order (go's sort is unstable).

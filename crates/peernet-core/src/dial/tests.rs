@@ -481,7 +481,7 @@ fn reports_for_unknown_addresses_are_ignored() {
 }
 
 #[test]
-fn a_success_answers_only_requests_waiting_on_that_address() {
+fn a_request_whose_addresses_fail_still_gets_the_connection_made_for_another() {
     let mut h = Harness::new();
     let other = "/ip4/5.6.7.8/udp/1/quic-v1";
     h.request(0, 1, &[QUIC]);
@@ -489,16 +489,49 @@ fn a_success_answers_only_requests_waiting_on_that_address() {
     assert_eq!(h.dials(), vec![QUIC, other]);
     h.succeed(10, QUIC, 1);
     let (requests, _) = h.completion();
-    assert_eq!(requests, vec![RequestId(1)]);
+    assert_eq!(
+        requests,
+        vec![RequestId(1)],
+        "only the request waiting on QUIC"
+    );
     assert!(!h.worker.is_idle());
     h.fail(20, other, io_error());
     let (requests, result) = h.completion();
     assert_eq!(requests, vec![RequestId(2)]);
-    assert!(result.is_err());
+    assert_eq!(
+        result.unwrap().conn,
+        ConnectionId(1),
+        "go's final bestAcceptableConnToPeer"
+    );
     assert!(
         !h.backoff.is_backed_off(&peer(1), &ma(other), h.at(20)),
         "no backoff once connected"
     );
+}
+
+#[test]
+fn a_relayed_connection_does_not_satisfy_a_force_direct_request() {
+    let mut h = Harness::new();
+    let relay = "/ip4/5.6.7.8/tcp/1/p2p-circuit";
+    h.request(0, 1, &[relay]);
+    h.request(0, 2, &[relay, TCP]);
+    assert_eq!(h.dials(), vec![relay, TCP]);
+    h.succeed(10, relay, 1);
+    let (requests, _) = h.completion();
+    assert_eq!(requests, vec![RequestId(1), RequestId(2)]);
+    // Request 3 joins the TCP dial still in flight and will not take the relayed connection.
+    let mut req = DialRequest::new(RequestId(3), vec![ma(TCP)]);
+    req.force_direct = true;
+    h.add(20, req);
+    assert!(h.actions().is_empty());
+    h.fail(30, TCP, io_error());
+    let (requests, result) = h.completion();
+    assert_eq!(requests, vec![RequestId(3)]);
+    assert_eq!(result.unwrap_err().cause, DialErrorCause::AllDialsFailed);
+    // A plain request takes it at once.
+    h.request(40, 4, &[TCP]);
+    let (_, result) = h.completion();
+    assert_eq!(result.unwrap().conn, ConnectionId(1));
 }
 
 #[test]

@@ -144,6 +144,8 @@ struct PendRequest {
     err: DialError,
     /// Fails with `DialErrorCause::Timeout` at this instant.
     deadline: Instant,
+    /// A relayed connection does not satisfy it.
+    force_direct: bool,
 }
 
 /// The dial state machine for one peer (go's `dialWorker`, `p2p/net/swarm/dial_worker.go`).
@@ -189,7 +191,9 @@ pub struct DialWorker {
     /// `dialQueue`).
     queue: Vec<AddrDelay>,
     dials_in_flight: usize,
-    connected: bool,
+    /// The first successful dial (go's `connected`, plus the connection itself, which go finds
+    /// again with `bestAcceptableConnToPeer`).
+    connection: Option<DialSuccess>,
     /// When the next batch is dialed (go's `dialTimer`); `None` when nothing is queued.
     next_dial: Option<Instant>,
     actions: VecDeque<Action>,
@@ -206,7 +210,7 @@ impl DialWorker {
             tracked: HashMap::new(),
             queue: Vec::new(),
             dials_in_flight: 0,
-            connected: false,
+            connection: None,
             next_dial: None,
             actions: VecDeque::new(),
         }
@@ -219,7 +223,7 @@ impl DialWorker {
 
     /// Whether a dial has succeeded.
     pub fn is_connected(&self) -> bool {
-        self.connected
+        self.connection.is_some()
     }
 
     /// Whether no request is waiting.
@@ -241,6 +245,13 @@ impl DialWorker {
     /// contributes its error, one queued or in flight is waited on. The rest are queued. The
     /// request may be answered immediately (see [`poll_action`](Self::poll_action)).
     pub fn add_request(&mut self, req: DialRequest, env: &mut DialEnv<'_>, now: Instant) {
+        if let Some(success) = self.acceptable_connection(req.force_direct) {
+            self.actions.push_back(Action::Complete {
+                requests: vec![req.id],
+                result: Ok(success),
+            });
+            return;
+        }
         let mut err = DialError::new(self.peer.clone(), DialErrorCause::NoAddresses);
         if req.addrs.is_empty() {
             self.fail(req.id, err);
@@ -314,6 +325,7 @@ impl DialWorker {
             addrs: waiting,
             err,
             deadline: later(now, self.config.peer_dial_timeout),
+            force_direct: req.force_direct,
         });
         self.schedule_next_dial();
         self.run_timer(now);
@@ -340,7 +352,12 @@ impl DialWorker {
         tracked.state = AddrState::Connected(conn);
         tracked.expected_upgrade = None;
         self.dials_in_flight = self.dials_in_flight.saturating_sub(1);
-        self.connected = true;
+        if self.connection.is_none() {
+            self.connection = Some(DialSuccess {
+                conn,
+                addr: addr.clone(),
+            });
+        }
         env.black_holes.record_result(addr, true);
         env.backoff.clear(&self.peer);
 
@@ -391,7 +408,10 @@ impl DialWorker {
         if error.was_attempted() {
             env.black_holes.record_result(addr, false);
         }
-        if !self.connected && !matches!(error, AddrDialError::Cancelled) && error.was_attempted() {
+        if self.connection.is_none()
+            && !matches!(error, AddrDialError::Cancelled)
+            && error.was_attempted()
+        {
             env.backoff.add_backoff(&self.peer, addr, now);
         }
         self.dispatch_error(addr, error);
@@ -543,19 +563,36 @@ impl DialWorker {
             }
             pr.err.record(addr.clone(), error.clone());
             if pr.addrs.is_empty() {
-                failed.push((pr.id, pr.err.clone()));
+                failed.push((pr.id, pr.force_direct, pr.err.clone()));
                 false
             } else {
                 true
             }
         });
-        for (id, mut err) in failed {
+        for (id, force_direct, mut err) in failed {
+            // go's last check before failing: a connection made for another request will do.
+            if let Some(success) = self.acceptable_connection(force_direct) {
+                self.actions.push_back(Action::Complete {
+                    requests: vec![id],
+                    result: Ok(success),
+                });
+                continue;
+            }
             err.cause = DialErrorCause::AllDialsFailed;
             self.fail(id, err);
         }
         if let Some(tracked) = self.tracked.get_mut(addr) {
             tracked.state = AddrState::Failed(error);
         }
+    }
+
+    /// The worker's connection, if it satisfies a request (go's `bestAcceptableConnToPeer`
+    /// among this worker's dials: a force-direct request does not accept a relayed one).
+    fn acceptable_connection(&self, force_direct: bool) -> Option<DialSuccess> {
+        self.connection
+            .as_ref()
+            .filter(|c| !(force_direct && AddrClass::of(&c.addr).relayed))
+            .cloned()
     }
 
     fn fail(&mut self, id: RequestId, err: DialError) {
@@ -576,7 +613,7 @@ impl DialWorker {
         if self.pending.is_empty() {
             return;
         }
-        if self.dials_in_flight == 0 && !self.connected {
+        if self.dials_in_flight == 0 && self.connection.is_none() {
             self.next_dial = Some(self.start);
             return;
         }
