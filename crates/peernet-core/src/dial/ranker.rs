@@ -443,7 +443,9 @@ mod tests {
         let onion = "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:1234";
         let only_ip = "/ip4/1.2.3.4";
         let (q, t, r, o) = (250, 250, 500, 1000);
-        let cases: Vec<(&str, Vec<&str>, Vec<(&str, u64)>)> = vec![
+        /// (name, input, expected (address, delay in ms)).
+        type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, u64)>);
+        let cases: Vec<Case> = vec![
             (
                 "quic-ipv4",
                 vec![q1, q2, q3],
