@@ -56,9 +56,10 @@ pub enum AddrDialError {
         /// The peer that answered.
         actual: PeerId,
     },
-    /// Local policy: the connection gater refused the address.
-    #[error("refused by the connection gater")]
-    Gated,
+    /// Local policy: the connection gater refused the address or the secured connection; the
+    /// gater's reason.
+    #[error("refused by the connection gater: {0}")]
+    Gated(String),
 }
 
 impl AddrDialError {
