@@ -8,11 +8,18 @@
 //! What lives here:
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
-//! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
+//! - `multiaddr`: `Multiaddr` with the whole go-multiaddr protocol table (in progress);
+//! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`varint`]: unsigned varints and length-prefixed framing.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
-pub mod varint;
 pub mod identity;
+pub mod plaintext;
+pub(crate) mod protobuf;
+pub mod varint;
 
-pub use identity::PeerId;
+pub use identity::{KeyType, Keypair, PeerId, PublicKey};
+pub use protobuf::ProtobufError;
