@@ -45,6 +45,25 @@ fn p256_spki(key: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
     der
 }
 
+/// The SEC1 `ECPrivateKey` DER (RFC 5915) of a P-256 key exactly as Go's
+/// `x509.MarshalECPrivateKey` writes it: version 1, the 32-byte scalar, the curve OID in `[0]`
+/// and the uncompressed public point in `[1]`. (The `p256` crate's encoder omits the curve.)
+fn p256_sec1_der(key: &p256::ecdsa::SigningKey) -> Zeroizing<Vec<u8>> {
+    const HEAD: [u8; 7] = [0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
+    const CURVE_AND_POINT_HEAD: [u8; 16] = [
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0xa1, 0x44, 0x03,
+        0x42,
+    ];
+    let point = key.verifying_key().to_encoded_point(false);
+    let mut der = Zeroizing::new(Vec::with_capacity(121));
+    der.extend_from_slice(&HEAD);
+    der.extend_from_slice(&key.to_bytes());
+    der.extend_from_slice(&CURVE_AND_POINT_HEAD);
+    der.push(0x00); // no unused bits in the BIT STRING
+    der.extend_from_slice(point.as_bytes());
+    der
+}
+
 /// Protobuf field numbers of the `PublicKey` and `PrivateKey` messages.
 const FIELD_TYPE: u32 = 1;
 const FIELD_DATA: u32 = 2;
@@ -440,11 +459,7 @@ impl Keypair {
         let data: Zeroizing<Vec<u8>> = match &self.secret {
             SecretKey::Ed25519(key) => Zeroizing::new(key.to_keypair_bytes().to_vec()),
             SecretKey::Secp256k1(key) => Zeroizing::new(key.to_bytes().to_vec()),
-            SecretKey::Ecdsa(key) => p256::SecretKey::from(key)
-                .to_sec1_der()
-                // Encoding a valid P-256 scalar with its curve and point cannot fail; an empty
-                // `Data` would be refused when read back rather than mistaken for a key.
-                .unwrap_or_default(),
+            SecretKey::Ecdsa(key) => p256_sec1_der(key),
         };
         let mut out = Vec::with_capacity(data.len() + 8);
         let mut w = Writer::new(&mut out);
