@@ -704,3 +704,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn openssl_signed_peer_record_opens_and_matches_ours() {
+    let bytes = &openssl()["peer_record_envelope"];
+    let (record, envelope) = PeerRecord::open(bytes).unwrap();
+    let keypair = Keypair::from_protobuf_encoding(&spec()["ed25519_private"]).unwrap();
+    assert_eq!(record.peer_id, keypair.to_peer_id());
+    assert_eq!(record.seq, 1);
+    assert_eq!(
+        record.addresses,
+        vec![vec![0x04, 192, 0, 2, 0, 0x06, 0, 42]]
+    );
+    assert_eq!(envelope.payload_type(), &[0x03, 0x01]);
+    // Ed25519 is deterministic: sealing the same record gives the same bytes.
+    assert_eq!(
+        &record.seal(&keypair).unwrap().to_protobuf_encoding(),
+        bytes
+    );
+}
