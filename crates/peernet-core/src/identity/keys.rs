@@ -205,10 +205,8 @@ impl PublicKey {
                 let sig = sig.normalize_s().unwrap_or(sig);
                 key.verify(msg, &sig).is_ok()
             }
-            Verifier::Ecdsa(key) => p256::ecdsa::DerSignature::try_from(signature)
-                .ok()
-                .and_then(|der| p256::ecdsa::Signature::try_from(der).ok())
-                .is_some_and(|sig| key.verify(msg, &sig).is_ok()),
+            Verifier::Ecdsa(key) => p256::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| key.verify(msg, &sig).is_ok()),
             Verifier::Rsa { pkcs1 } => ring::signature::UnparsedPublicKey::new(
                 &ring::signature::RSA_PKCS1_2048_8192_SHA256,
                 pkcs1,
@@ -255,9 +253,14 @@ impl PublicKey {
                 )
             }
             KeyType::Ecdsa => {
-                let key = p256::PublicKey::from_public_key_der(data).map_err(|e| match e {
-                    p256::pkcs8::spki::Error::OidUnknown { .. } => KeyError::UnsupportedCurve,
-                    _ => invalid(),
+                let key = p256::PublicKey::from_public_key_der(data).map_err(|_| {
+                    // A well-formed EC key on another curve gets its own error.
+                    match p256::pkcs8::spki::SubjectPublicKeyInfoRef::try_from(data) {
+                        Ok(spki) if spki.algorithm.oid == p256::elliptic_curve::ALGORITHM_OID => {
+                            KeyError::UnsupportedCurve
+                        }
+                        _ => invalid(),
+                    }
                 })?;
                 let key = p256::ecdsa::VerifyingKey::from(key);
                 // Refuse alternative encodings (e.g. a compressed point inside the PKIX).

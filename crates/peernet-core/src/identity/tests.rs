@@ -320,6 +320,11 @@ fn malformed_public_keys_are_refused_with_typed_errors() {
             public_protobuf(3, &[0x30, 0x00]),
             KeyError::InvalidKey(KeyType::Ecdsa),
         ),
+        // ECDSA type with an RSA key inside.
+        (
+            public_protobuf(3, &ossl["rsa2048_public"]),
+            KeyError::InvalidKey(KeyType::Ecdsa),
+        ),
         // RSA: trailing bytes after the SPKI.
         (
             public_protobuf(0, &[&ossl["rsa2048_public"][..], &[0][..]].concat()),
