@@ -17,9 +17,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(peer_id.to_public_key(), Some(key));
         }
     }
-    for key_type in [KeyType::Rsa, KeyType::Ed25519, KeyType::Secp256k1, KeyType::Ecdsa] {
+    for key_type in [
+        KeyType::Rsa,
+        KeyType::Ed25519,
+        KeyType::Secp256k1,
+        KeyType::Ecdsa,
+    ] {
         if let Ok(key) = PublicKey::from_encoded_key(key_type, data) {
-            assert_eq!(key.encoded_key(), data, "only canonical encodings are accepted");
+            assert_eq!(
+                key.encoded_key(),
+                data,
+                "only canonical encodings are accepted"
+            );
         }
     }
     if let Ok(keypair) = Keypair::from_protobuf_encoding(data) {
@@ -30,12 +39,18 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(peer_id) = PeerId::from_bytes(data) {
         assert_eq!(peer_id.as_bytes(), data);
         assert_eq!(peer_id.to_base58().parse::<PeerId>().as_ref(), Ok(&peer_id));
-        assert_eq!(peer_id.to_cid_string().parse::<PeerId>().as_ref(), Ok(&peer_id));
+        assert_eq!(
+            peer_id.to_cid_string().parse::<PeerId>().as_ref(),
+            Ok(&peer_id)
+        );
         let _ = peer_id.to_public_key();
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(peer_id) = text.parse::<PeerId>() {
-            assert_eq!(PeerId::from_bytes(peer_id.as_bytes()).as_ref(), Ok(&peer_id));
+            assert_eq!(
+                PeerId::from_bytes(peer_id.as_bytes()).as_ref(),
+                Ok(&peer_id)
+            );
         }
     }
 });
