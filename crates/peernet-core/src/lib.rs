@@ -9,10 +9,12 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
-//! - [`varint`]: unsigned varints and length-prefixed framing.
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod varint;
 pub mod identity;
+pub mod yamux;
 
 pub use identity::PeerId;
