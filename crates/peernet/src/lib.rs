@@ -4,3 +4,4 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub use peernet_core as core;
+pub mod yamux;

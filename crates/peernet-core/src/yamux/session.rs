@@ -663,8 +663,13 @@ impl Session {
     /// [`Event::StreamReadable`]. Reading may queue a window update (call `poll_transmit`); the
     /// window grows (auto-tuning) when the application consumes half a window in under four
     /// round trips.
+    ///
+    /// Data that arrived before the session ended stays readable, and so does the end of a
+    /// stream the peer closed; otherwise reads after the end fail with
+    /// [`YamuxError::SessionClosed`].
     pub fn read(&mut self, now: Instant, id: StreamId, buf: &mut [u8]) -> Result<Option<usize>, YamuxError> {
-        let stream = self.stream_mut(id)?;
+        let closed = self.closed.is_some();
+        let stream = self.streams.get_mut(&id).ok_or(YamuxError::UnknownStream(id))?;
         match stream.reset {
             Some(ResetBy::Remote) => return Err(YamuxError::StreamReset(id)),
             Some(ResetBy::Local) => return Err(YamuxError::LocallyReset(id)),
@@ -674,7 +679,11 @@ impl Session {
             return Ok(Some(0));
         }
         if stream.buf.len() == 0 {
-            return Ok(if stream.recv_closed { Some(0) } else { None });
+            return match (stream.recv_closed, closed) {
+                (true, _) => Ok(Some(0)),
+                (false, true) => Err(YamuxError::SessionClosed),
+                (false, false) => Ok(None),
+            };
         }
         let n = stream.buf.read(buf);
         self.maybe_update_window(now, id);
@@ -691,6 +700,9 @@ impl Session {
         let max_stream_window = self.config.max_stream_window;
         let budget = self.config.max_connection_receive_window;
         let mut reserved = self.reserved_window;
+        if self.closed.is_some() {
+            return;
+        }
         let Some(stream) = self.streams.get_mut(&id) else { return };
         if stream.recv_closed || stream.reset.is_some() {
             return;
