@@ -11,10 +11,16 @@
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`varint`]: unsigned varints and length-prefixed framing;
 //! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
-pub mod varint;
 pub mod identity;
+pub mod multistream;
+pub mod perf;
+pub mod ping;
+pub mod varint;
 pub mod yamux;
 
 pub use identity::PeerId;
