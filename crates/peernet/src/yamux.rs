@@ -148,7 +148,9 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A panic while holding the lock cannot leave the session in a state worse than what
         // the panicking code saw; keep serving instead of cascading the panic.
-        self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -165,7 +167,9 @@ pub struct Connection {
 impl Clone for Connection {
     fn clone(&self) -> Self {
         self.inner.lock().handles += 1;
-        Connection { inner: self.inner.clone() }
+        Connection {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -273,7 +277,10 @@ impl Connection {
     fn new_stream(&self, shared: &mut Shared, id: StreamId) -> Stream {
         shared.handles += 1;
         shared.wakers.insert(id, StreamWakers::default());
-        Stream { inner: self.inner.clone(), id }
+        Stream {
+            inner: self.inner.clone(),
+            id,
+        }
     }
 
     /// Closes the connection: sends go-away, flushes, shuts the I/O down and waits for the task
@@ -362,7 +369,11 @@ impl Drop for Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let id = self.id;
         let mut shared = self.inner.lock();
         let shared = &mut *shared;
@@ -385,7 +396,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let id = self.id;
         let mut shared = self.inner.lock();
         let shared = &mut *shared;
@@ -592,12 +607,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     break;
                 }
             }
-            let Some(pending) = self.write_buf.get(self.write_pos..) else { break };
+            let Some(pending) = self.write_buf.get(self.write_pos..) else {
+                break;
+            };
             match Pin::new(&mut self.io).poll_write(cx, pending) {
                 Poll::Pending => return Ok(progress),
                 Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
                 Poll::Ready(Ok(0)) => {
-                    return Err(ConnectionError::Io(Arc::new(io::ErrorKind::WriteZero.into())));
+                    return Err(ConnectionError::Io(Arc::new(
+                        io::ErrorKind::WriteZero.into(),
+                    )));
                 }
                 Poll::Ready(Ok(n)) => {
                     self.write_pos += n;

@@ -10,7 +10,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn pair_over_duplex() -> (Connection, Connection) {
     let (a, b) = tokio::io::duplex(1 << 20);
-    (Connection::new(a, Role::Client, Config::default()), Connection::new(b, Role::Server, Config::default()))
+    (
+        Connection::new(a, Role::Client, Config::default()),
+        Connection::new(b, Role::Server, Config::default()),
+    )
 }
 
 async fn pair_over_tcp() -> (Connection, Connection) {
@@ -21,7 +24,10 @@ async fn pair_over_tcp() -> (Connection, Connection) {
     let (server, _) = server.unwrap();
     client.set_nodelay(true).unwrap();
     server.set_nodelay(true).unwrap();
-    (Connection::new(client, Role::Client, Config::default()), Connection::new(server, Role::Server, Config::default()))
+    (
+        Connection::new(client, Role::Client, Config::default()),
+        Connection::new(server, Role::Server, Config::default()),
+    )
 }
 
 /// The byte at offset `i` of a test transfer: not periodic at any power of two.
@@ -80,7 +86,9 @@ async fn many_streams_in_parallel_over_duplex() {
     let mut tasks = Vec::new();
     for i in 0..300 {
         let client = client.clone();
-        tasks.push(tokio::spawn(async move { echo_once(&client, 10_000 + i * 97, i).await }));
+        tasks.push(tokio::spawn(async move {
+            echo_once(&client, 10_000 + i * 97, i).await
+        }));
     }
     for t in tasks {
         t.await.unwrap();
@@ -94,7 +102,9 @@ async fn many_streams_in_parallel_over_tcp() {
     let mut tasks = Vec::new();
     for i in 0..100 {
         let client = client.clone();
-        tasks.push(tokio::spawn(async move { echo_once(&client, 50_000 + i * 1013, i).await }));
+        tasks.push(tokio::spawn(async move {
+            echo_once(&client, 50_000 + i * 1013, i).await
+        }));
     }
     for t in tasks {
         t.await.unwrap();
@@ -237,7 +247,12 @@ async fn data_buffered_before_the_peer_left_stays_readable() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
     let client = Connection::new(a, Role::Client, Config::default());
     let mut stream = client.open_stream().await.unwrap();
-    write_frame(&mut raw, Header::data(1, Flags::ACK.with(Flags::FIN), 5), b"bye!!").await;
+    write_frame(
+        &mut raw,
+        Header::data(1, Flags::ACK.with(Flags::FIN), 5),
+        b"bye!!",
+    )
+    .await;
     drop(raw);
     assert!(matches!(client.closed().await, ConnectionError::Eof));
     let mut buf = Vec::new();
@@ -265,7 +280,10 @@ async fn dropping_the_connection_ends_its_task() {
     while let Some(frame) = read_frame(&mut raw).await {
         frames.push(frame);
     }
-    assert_eq!(frames.last(), Some(&Header::go_away(peernet_core::yamux::GoAwayCode::Normal)));
+    assert_eq!(
+        frames.last(),
+        Some(&Header::go_away(peernet_core::yamux::GoAwayCode::Normal))
+    );
 }
 
 #[tokio::test]
@@ -294,7 +312,12 @@ async fn protocol_violation_ends_the_connection_with_go_away() {
     while let Some(frame) = read_frame(&mut raw).await {
         frames.push(frame);
     }
-    assert_eq!(frames.last(), Some(&Header::go_away(peernet_core::yamux::GoAwayCode::ProtocolError)));
+    assert_eq!(
+        frames.last(),
+        Some(&Header::go_away(
+            peernet_core::yamux::GoAwayCode::ProtocolError
+        ))
+    );
     assert!(matches!(server.closed().await, ConnectionError::Yamux(_)));
     assert!(server.accept_stream().await.is_none());
 }
@@ -306,6 +329,12 @@ async fn keep_alive_timeout_ends_a_silent_connection() {
     // The raw peer reads (so the connection is not blocked) but never answers pings.
     let reader = tokio::spawn(async move { while read_frame(&mut raw).await.is_some() {} });
     let err = client.closed().await;
-    assert!(matches!(err, ConnectionError::Yamux(peernet_core::yamux::YamuxError::KeepAliveTimeout)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ConnectionError::Yamux(peernet_core::yamux::YamuxError::KeepAliveTimeout)
+        ),
+        "{err:?}"
+    );
     reader.await.unwrap();
 }

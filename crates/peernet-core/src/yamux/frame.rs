@@ -135,22 +135,42 @@ pub struct Header {
 impl Header {
     /// A data frame header announcing `len` payload bytes.
     pub const fn data(stream_id: u32, flags: Flags, len: u32) -> Self {
-        Header { frame_type: FrameType::Data, flags, stream_id, length: len }
+        Header {
+            frame_type: FrameType::Data,
+            flags,
+            stream_id,
+            length: len,
+        }
     }
 
     /// A window update granting `delta` bytes.
     pub const fn window_update(stream_id: u32, flags: Flags, delta: u32) -> Self {
-        Header { frame_type: FrameType::WindowUpdate, flags, stream_id, length: delta }
+        Header {
+            frame_type: FrameType::WindowUpdate,
+            flags,
+            stream_id,
+            length: delta,
+        }
     }
 
     /// A ping request (`SYN`) or response (`ACK`) carrying `opaque`.
     pub const fn ping(flags: Flags, opaque: u32) -> Self {
-        Header { frame_type: FrameType::Ping, flags, stream_id: 0, length: opaque }
+        Header {
+            frame_type: FrameType::Ping,
+            flags,
+            stream_id: 0,
+            length: opaque,
+        }
     }
 
     /// A go-away frame.
     pub const fn go_away(code: GoAwayCode) -> Self {
-        Header { frame_type: FrameType::GoAway, flags: Flags::NONE, stream_id: 0, length: code.to_u32() }
+        Header {
+            frame_type: FrameType::GoAway,
+            flags: Flags::NONE,
+            stream_id: 0,
+            length: code.to_u32(),
+        }
     }
 
     /// The 12-byte big-endian encoding.
@@ -158,7 +178,20 @@ impl Header {
         let [f0, f1] = self.flags.0.to_be_bytes();
         let [s0, s1, s2, s3] = self.stream_id.to_be_bytes();
         let [l0, l1, l2, l3] = self.length.to_be_bytes();
-        [VERSION, self.frame_type.to_u8(), f0, f1, s0, s1, s2, s3, l0, l1, l2, l3]
+        [
+            VERSION,
+            self.frame_type.to_u8(),
+            f0,
+            f1,
+            s0,
+            s1,
+            s2,
+            s3,
+            l0,
+            l1,
+            l2,
+            l3,
+        ]
     }
 
     /// Decodes a header from exactly 12 bytes.
@@ -204,27 +237,54 @@ mod tests {
     #[test]
     fn byte_vectors() {
         // SYN window update opening stream 1 with no extra window.
-        vector(Header::window_update(1, Flags::SYN, 0), "000100010000000100000000");
+        vector(
+            Header::window_update(1, Flags::SYN, 0),
+            "000100010000000100000000",
+        );
         // Data on stream 3, 5 bytes, FIN.
         vector(Header::data(3, Flags::FIN, 5), "000000040000000300000005");
         // ACK + 256 KiB window update on stream 2.
-        vector(Header::window_update(2, Flags::ACK, 256 * 1024), "000100020000000200040000");
+        vector(
+            Header::window_update(2, Flags::ACK, 256 * 1024),
+            "000100020000000200040000",
+        );
         // RST on a data frame of stream 0x01020304.
-        vector(Header::data(0x0102_0304, Flags::RST, 0), "000000080102030400000000");
+        vector(
+            Header::data(0x0102_0304, Flags::RST, 0),
+            "000000080102030400000000",
+        );
         // Ping request and response with opaque 0xdeadbeef.
-        vector(Header::ping(Flags::SYN, 0xdead_beef), "0002000100000000deadbeef");
-        vector(Header::ping(Flags::ACK, 0xdead_beef), "0002000200000000deadbeef");
+        vector(
+            Header::ping(Flags::SYN, 0xdead_beef),
+            "0002000100000000deadbeef",
+        );
+        vector(
+            Header::ping(Flags::ACK, 0xdead_beef),
+            "0002000200000000deadbeef",
+        );
         // Go-away, protocol error.
-        vector(Header::go_away(GoAwayCode::ProtocolError), "000300000000000000000001");
-        vector(Header::go_away(GoAwayCode::Normal), "000300000000000000000000");
-        vector(Header::go_away(GoAwayCode::InternalError), "000300000000000000000002");
+        vector(
+            Header::go_away(GoAwayCode::ProtocolError),
+            "000300000000000000000001",
+        );
+        vector(
+            Header::go_away(GoAwayCode::Normal),
+            "000300000000000000000000",
+        );
+        vector(
+            Header::go_away(GoAwayCode::InternalError),
+            "000300000000000000000002",
+        );
     }
 
     #[test]
     fn rejects_bad_version_and_type() {
         let mut bytes = Header::data(1, Flags::NONE, 0).encode();
         bytes[0] = 1;
-        assert_eq!(Header::decode(&bytes), Err(YamuxError::UnsupportedVersion(1)));
+        assert_eq!(
+            Header::decode(&bytes),
+            Err(YamuxError::UnsupportedVersion(1))
+        );
         let mut bytes = Header::data(1, Flags::NONE, 0).encode();
         bytes[1] = 4;
         assert_eq!(Header::decode(&bytes), Err(YamuxError::UnknownFrameType(4)));
@@ -232,12 +292,14 @@ mod tests {
     }
 
     fn arb_header() -> impl Strategy<Value = Header> {
-        (0u8..4, any::<u16>(), any::<u32>(), any::<u32>()).prop_map(|(ty, flags, stream_id, length)| Header {
-            frame_type: FrameType::from_u8(ty).unwrap(),
-            flags: Flags(flags),
-            stream_id,
-            length,
-        })
+        (0u8..4, any::<u16>(), any::<u32>(), any::<u32>()).prop_map(
+            |(ty, flags, stream_id, length)| Header {
+                frame_type: FrameType::from_u8(ty).unwrap(),
+                flags: Flags(flags),
+                stream_id,
+                length,
+            },
+        )
     }
 
     proptest! {

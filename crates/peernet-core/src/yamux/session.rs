@@ -214,11 +214,18 @@ impl Session {
         loop {
             match self.decode {
                 Decode::Header => {
-                    let Some(header) = Header::decode_prefix(input)? else { return Ok(()) };
+                    let Some(header) = Header::decode_prefix(input)? else {
+                        return Ok(());
+                    };
                     input.advance(HEADER_LEN);
                     self.on_header(now, header)?;
                 }
-                Decode::Payload { stream, remaining, deliver, flags } => {
+                Decode::Payload {
+                    stream,
+                    remaining,
+                    deliver,
+                    flags,
+                } => {
                     if input.is_empty() {
                         return Ok(());
                     }
@@ -241,7 +248,12 @@ impl Session {
                         self.decode = Decode::Header;
                         self.apply_close_flags(stream, flags);
                     } else {
-                        self.decode = Decode::Payload { stream, remaining, deliver, flags };
+                        self.decode = Decode::Payload {
+                            stream,
+                            remaining,
+                            deliver,
+                            flags,
+                        };
                     }
                 }
             }
@@ -302,7 +314,11 @@ impl Session {
             return Err(YamuxError::InvalidStreamId(0));
         }
         if is_data && header.length > self.max_window() {
-            return Err(YamuxError::WindowExceeded { stream: id, length: header.length, window: self.max_window() });
+            return Err(YamuxError::WindowExceeded {
+                stream: id,
+                length: header.length,
+                window: self.max_window(),
+            });
         }
         let mut deliver = false;
         if header.flags.contains(Flags::SYN) {
@@ -315,7 +331,11 @@ impl Session {
             // Oversized data on a SYN frame (GHSA-vxx9-2994-q338): the initial window is all a
             // new stream may carry, whether or not we accept it.
             if is_data && header.length > INITIAL_WINDOW {
-                return Err(YamuxError::WindowExceeded { stream: id, length: header.length, window: INITIAL_WINDOW });
+                return Err(YamuxError::WindowExceeded {
+                    stream: id,
+                    length: header.length,
+                    window: INITIAL_WINDOW,
+                });
             }
             if header.flags.contains(Flags::RST) {
                 // Opened and reset at once: nothing to do but skip the payload.
@@ -323,7 +343,8 @@ impl Session {
                 self.push_peer_control(Header::window_update(id, Flags::RST, 0))?;
             } else {
                 self.reserved_window += INITIAL_WINDOW as usize;
-                self.streams.insert(id, StreamState::new(false, INITIAL_WINDOW));
+                self.streams
+                    .insert(id, StreamState::new(false, INITIAL_WINDOW));
                 self.inbound_streams += 1;
                 self.accept_queue.push_back(id);
                 if !self.incoming_queued {
@@ -374,7 +395,12 @@ impl Session {
             self.queue_writable(id);
         }
         if is_data && header.length > 0 {
-            self.decode = Decode::Payload { stream: id, remaining: header.length, deliver, flags: header.flags };
+            self.decode = Decode::Payload {
+                stream: id,
+                remaining: header.length,
+                deliver,
+                flags: header.flags,
+            };
         } else {
             self.apply_close_flags(id, header.flags);
         }
@@ -385,7 +411,8 @@ impl Session {
         self.local_go_away
             || self.inbound_streams >= self.config.max_inbound_streams
             || self.accept_queue.len() >= self.config.accept_backlog
-            || self.reserved_window + INITIAL_WINDOW as usize > self.config.max_connection_receive_window
+            || self.reserved_window + INITIAL_WINDOW as usize
+                > self.config.max_connection_receive_window
     }
 
     fn on_outbound_acked(&mut self) {
@@ -400,7 +427,9 @@ impl Session {
     /// FIN and RST of a frame, applied after its payload.
     fn apply_close_flags(&mut self, id: StreamId, flags: Flags) {
         if flags.contains(Flags::RST) {
-            let Some(stream) = self.streams.get_mut(&id) else { return };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                return;
+            };
             if stream.reset.is_some() {
                 return;
             }
@@ -415,7 +444,9 @@ impl Session {
             self.queue_readable(id);
             self.queue_writable(id);
         } else if flags.contains(Flags::FIN) {
-            let Some(stream) = self.streams.get_mut(&id) else { return };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                return;
+            };
             if stream.reset.is_none() && !stream.recv_closed {
                 stream.recv_closed = true;
                 self.queue_readable(id);
@@ -537,7 +568,11 @@ impl Session {
             (Some(_), Some((_, sent))) => Some(sent + self.config.ping_timeout),
             _ => None,
         };
-        let next_ping = if self.ping_outstanding.is_none() { self.next_ping_at } else { None };
+        let next_ping = if self.ping_outstanding.is_none() {
+            self.next_ping_at
+        } else {
+            None
+        };
         match (ping_deadline, next_ping) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -553,7 +588,8 @@ impl Session {
             return Err(YamuxError::SessionClosed);
         }
         self.start(now);
-        if let (Some(_), Some((_, sent))) = (self.config.keep_alive_interval, self.ping_outstanding) {
+        if let (Some(_), Some((_, sent))) = (self.config.keep_alive_interval, self.ping_outstanding)
+        {
             if now >= sent + self.config.ping_timeout {
                 return Err(self.fail(YamuxError::KeepAliveTimeout));
             }
@@ -572,7 +608,11 @@ impl Session {
     fn fail(&mut self, err: YamuxError) -> YamuxError {
         if self.closed.is_none() {
             self.closed = Some(err);
-            let code = if err.is_peer_fault() { GoAwayCode::ProtocolError } else { GoAwayCode::InternalError };
+            let code = if err.is_peer_fault() {
+                GoAwayCode::ProtocolError
+            } else {
+                GoAwayCode::InternalError
+            };
             self.push_control(Header::go_away(code));
         }
         err
@@ -624,14 +664,17 @@ impl Session {
             self.outbound_wanted = true;
             return Err(YamuxError::AckBacklogFull);
         }
-        if self.reserved_window + INITIAL_WINDOW as usize > self.config.max_connection_receive_window {
+        if self.reserved_window + INITIAL_WINDOW as usize
+            > self.config.max_connection_receive_window
+        {
             return Err(YamuxError::MemoryBudget);
         }
         let id = self.next_stream_id.ok_or(YamuxError::StreamIdsExhausted)?;
         self.next_stream_id = id.checked_add(2);
         self.reserved_window += INITIAL_WINDOW as usize;
         self.unacked_outbound += 1;
-        self.streams.insert(id, StreamState::new(true, INITIAL_WINDOW));
+        self.streams
+            .insert(id, StreamState::new(true, INITIAL_WINDOW));
         self.push_control(Header::window_update(id, Flags::SYN, 0));
         Ok(id)
     }
@@ -653,7 +696,9 @@ impl Session {
 
     fn stream_mut(&mut self, id: StreamId) -> Result<&mut StreamState, YamuxError> {
         self.check_open()?;
-        self.streams.get_mut(&id).ok_or(YamuxError::UnknownStream(id))
+        self.streams
+            .get_mut(&id)
+            .ok_or(YamuxError::UnknownStream(id))
     }
 
     /// Reads received bytes of a stream into `buf`.
@@ -667,9 +712,17 @@ impl Session {
     /// Data that arrived before the session ended stays readable, and so does the end of a
     /// stream the peer closed; otherwise reads after the end fail with
     /// [`YamuxError::SessionClosed`].
-    pub fn read(&mut self, now: Instant, id: StreamId, buf: &mut [u8]) -> Result<Option<usize>, YamuxError> {
+    pub fn read(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, YamuxError> {
         let closed = self.closed.is_some();
-        let stream = self.streams.get_mut(&id).ok_or(YamuxError::UnknownStream(id))?;
+        let stream = self
+            .streams
+            .get_mut(&id)
+            .ok_or(YamuxError::UnknownStream(id))?;
         match stream.reset {
             Some(ResetBy::Remote) => return Err(YamuxError::StreamReset(id)),
             Some(ResetBy::Local) => return Err(YamuxError::LocallyReset(id)),
@@ -703,7 +756,9 @@ impl Session {
         if self.closed.is_some() {
             return;
         }
-        let Some(stream) = self.streams.get_mut(&id) else { return };
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return;
+        };
         if stream.recv_closed || stream.reset.is_some() {
             return;
         }
@@ -713,8 +768,13 @@ impl Session {
         }
         let mut delta = uncredited;
         if let (Some(rtt), Some(epoch)) = (rtt, stream.epoch_start) {
-            if now.saturating_duration_since(epoch) < rtt * 4 && stream.recv_window_max < max_stream_window {
-                let target = stream.recv_window_max.saturating_mul(2).min(max_stream_window);
+            if now.saturating_duration_since(epoch) < rtt * 4
+                && stream.recv_window_max < max_stream_window
+            {
+                let target = stream
+                    .recv_window_max
+                    .saturating_mul(2)
+                    .min(max_stream_window);
                 let grow = target - stream.recv_window_max;
                 if reserved + grow as usize <= budget {
                     reserved += grow as usize;
@@ -760,9 +820,12 @@ impl Session {
         let n = data.len().min(stream.send_window as usize).min(max_frame);
         let n32 = n as u32; // n <= send_window, a u32
         stream.send_window -= n32;
-        let Some(chunk) = data.get(..n) else { return Ok(None) };
+        let Some(chunk) = data.get(..n) else {
+            return Ok(None);
+        };
         self.out.reserve(HEADER_LEN + n);
-        self.out.extend_from_slice(&Header::data(id, Flags::NONE, n32).encode());
+        self.out
+            .extend_from_slice(&Header::data(id, Flags::NONE, n32).encode());
         self.out.extend_from_slice(chunk);
         Ok(Some(n))
     }
@@ -801,7 +864,9 @@ impl Session {
     /// FIN is sent: the data written so far is delivered. Otherwise, received data would be
     /// lost, and the stream is reset (like closing a TCP socket with unread data).
     pub fn drop_stream(&mut self, id: StreamId) {
-        let Some(stream) = self.streams.get(&id) else { return };
+        let Some(stream) = self.streams.get(&id) else {
+            return;
+        };
         if self.closed.is_none() && stream.reset.is_none() {
             if !stream.recv_finished() {
                 self.push_control(Header::window_update(id, Flags::RST, 0));
@@ -814,8 +879,12 @@ impl Session {
     }
 
     fn remove_stream(&mut self, id: StreamId) {
-        let Some(stream) = self.streams.remove(&id) else { return };
-        self.reserved_window = self.reserved_window.saturating_sub(stream.recv_window_max as usize);
+        let Some(stream) = self.streams.remove(&id) else {
+            return;
+        };
+        self.reserved_window = self
+            .reserved_window
+            .saturating_sub(stream.recv_window_max as usize);
         if stream.outbound {
             if !stream.acked {
                 self.on_outbound_acked();

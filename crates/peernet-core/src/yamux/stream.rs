@@ -84,7 +84,9 @@ impl RecvBuf {
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let mut copied = 0;
         while copied < out.len() {
-            let Some(dst) = out.get_mut(copied..) else { break };
+            let Some(dst) = out.get_mut(copied..) else {
+                break;
+            };
             if let Some(front) = self.segments.front_mut() {
                 let n = front.len().min(dst.len());
                 if let (Some(d), Some(s)) = (dst.get_mut(..n), front.get(..n)) {
@@ -166,7 +168,9 @@ impl StreamState {
     /// Bytes read by the application that the peer has not been credited for yet.
     pub(crate) fn uncredited(&self) -> u32 {
         let buffered = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
-        self.recv_window_max.saturating_sub(self.recv_window).saturating_sub(buffered)
+        self.recv_window_max
+            .saturating_sub(self.recv_window)
+            .saturating_sub(buffered)
     }
 
     /// The receive direction is finished from the application's point of view.

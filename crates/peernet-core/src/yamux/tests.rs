@@ -27,7 +27,13 @@ impl Pair {
         let mut server = Session::new(Role::Server, config);
         client.handle_timeout(now).unwrap();
         server.handle_timeout(now).unwrap();
-        let mut pair = Pair { client, server, now, client_events: Vec::new(), server_events: Vec::new() };
+        let mut pair = Pair {
+            client,
+            server,
+            now,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+        };
         pair.drive();
         pair
     }
@@ -37,7 +43,9 @@ impl Pair {
         let mut buf = Vec::new();
         let n = self.client.poll_transmit(&mut buf);
         if n > 0 {
-            self.server.handle_input(self.now, &mut BytesMut::from(&buf[..])).unwrap();
+            self.server
+                .handle_input(self.now, &mut BytesMut::from(&buf[..]))
+                .unwrap();
         }
         self.collect();
         n
@@ -47,7 +55,9 @@ impl Pair {
         let mut buf = Vec::new();
         let n = self.server.poll_transmit(&mut buf);
         if n > 0 {
-            self.client.handle_input(self.now, &mut BytesMut::from(&buf[..])).unwrap();
+            self.client
+                .handle_input(self.now, &mut BytesMut::from(&buf[..]))
+                .unwrap();
         }
         self.collect();
         n
@@ -99,7 +109,10 @@ fn raw(headers: &[Header]) -> BytesMut {
 #[test]
 fn open_accept_and_data_both_ways() {
     let mut pair = Pair::new();
-    assert!(pair.client_events.iter().any(|e| matches!(e, Event::PingRtt(_))));
+    assert!(pair
+        .client_events
+        .iter()
+        .any(|e| matches!(e, Event::PingRtt(_))));
     let c = pair.client.open_stream().unwrap();
     assert_eq!(c % 2, 1, "client ids are odd");
     assert_eq!(pair.client.write(c, b"hello").unwrap(), Some(5));
@@ -123,15 +136,26 @@ fn half_close_keeps_the_other_direction() {
     let (c, s) = pair.open_accepted();
     pair.client.write(c, b"request").unwrap();
     pair.client.close(c).unwrap();
-    assert_eq!(pair.client.write(c, b"more"), Err(YamuxError::WriteClosed(c)));
+    assert_eq!(
+        pair.client.write(c, b"more"),
+        Err(YamuxError::WriteClosed(c))
+    );
     pair.drive();
     let mut buf = [0u8; 64];
     assert_eq!(pair.server.read(pair.now, s, &mut buf).unwrap(), Some(7));
-    assert_eq!(pair.server.read(pair.now, s, &mut buf).unwrap(), Some(0), "EOF after FIN");
+    assert_eq!(
+        pair.server.read(pair.now, s, &mut buf).unwrap(),
+        Some(0),
+        "EOF after FIN"
+    );
     pair.server.write(s, b"response").unwrap();
     pair.drive();
     assert_eq!(pair.client.read(pair.now, c, &mut buf).unwrap(), Some(8));
-    assert_eq!(pair.client.read(pair.now, c, &mut buf).unwrap(), None, "server has not closed yet");
+    assert_eq!(
+        pair.client.read(pair.now, c, &mut buf).unwrap(),
+        None,
+        "server has not closed yet"
+    );
     pair.server.close(s).unwrap();
     pair.drive();
     assert_eq!(pair.client.read(pair.now, c, &mut buf).unwrap(), Some(0));
@@ -150,9 +174,15 @@ fn reset_reaches_both_directions() {
     pair.client.reset(c).unwrap();
     pair.drive();
     let mut buf = [0u8; 8];
-    assert_eq!(pair.server.read(pair.now, s, &mut buf), Err(YamuxError::StreamReset(s)));
+    assert_eq!(
+        pair.server.read(pair.now, s, &mut buf),
+        Err(YamuxError::StreamReset(s))
+    );
     assert_eq!(pair.server.write(s, b"x"), Err(YamuxError::StreamReset(s)));
-    assert_eq!(pair.client.read(pair.now, c, &mut buf), Err(YamuxError::LocallyReset(c)));
+    assert_eq!(
+        pair.client.read(pair.now, c, &mut buf),
+        Err(YamuxError::LocallyReset(c))
+    );
     assert!(pair.server_events.contains(&Event::StreamWritable(s)));
 }
 
@@ -165,7 +195,10 @@ fn dropping_with_unread_data_resets_and_clean_drop_closes() {
     pair.client.drop_stream(c);
     pair.drive();
     let mut buf = [0u8; 8];
-    assert_eq!(pair.server.read(pair.now, s, &mut buf), Err(YamuxError::StreamReset(s)));
+    assert_eq!(
+        pair.server.read(pair.now, s, &mut buf),
+        Err(YamuxError::StreamReset(s))
+    );
 
     let (c, s) = pair.open_accepted();
     pair.server.close(s).unwrap();
@@ -193,7 +226,10 @@ fn writer_blocks_at_window_and_resumes_on_update() {
     pair.client_events.clear();
     // Reading half a window sends an update; the writer is told it may continue.
     let mut buf = vec![0u8; INITIAL_WINDOW as usize / 2];
-    assert_eq!(pair.server.read(pair.now, s, &mut buf).unwrap(), Some(buf.len()));
+    assert_eq!(
+        pair.server.read(pair.now, s, &mut buf).unwrap(),
+        Some(buf.len())
+    );
     pair.drive();
     assert!(pair.client_events.contains(&Event::StreamWritable(c)));
     assert_eq!(pair.client.send_window(c), Some(INITIAL_WINDOW / 2));
@@ -202,7 +238,10 @@ fn writer_blocks_at_window_and_resumes_on_update() {
 
 #[test]
 fn transmit_buffer_full_blocks_writers_until_drained() {
-    let config = Config { write_buffer_size: 1000, ..Config::default() };
+    let config = Config {
+        write_buffer_size: 1000,
+        ..Config::default()
+    };
     let mut pair = Pair::with_config(config);
     let (c, _) = pair.open_accepted();
     assert_eq!(pair.client.write(c, &[1u8; 1500]).unwrap(), Some(1500));
@@ -219,7 +258,13 @@ fn pair_with_rtt(config: Config, rtt: Duration) -> Pair {
     let mut server = Session::new(Role::Server, config);
     client.handle_timeout(now).unwrap();
     server.handle_timeout(now).unwrap();
-    let mut pair = Pair { client, server, now, client_events: Vec::new(), server_events: Vec::new() };
+    let mut pair = Pair {
+        client,
+        server,
+        now,
+        client_events: Vec::new(),
+        server_events: Vec::new(),
+    };
     // Each wire takes rtt/2: the client's ping arrives at rtt/2 and its answer at rtt.
     pair.now += rtt / 2;
     pair.client_to_server();
@@ -241,7 +286,11 @@ fn transfer(pair: &mut Pair, total: usize, step: Duration, per_step: usize) -> u
     let mut buf = vec![0u8; 64 * 1024];
     while received < total {
         while sent < total {
-            match pair.client.write(c, &chunk[..chunk.len().min(total - sent)]).unwrap() {
+            match pair
+                .client
+                .write(c, &chunk[..chunk.len().min(total - sent)])
+                .unwrap()
+            {
                 Some(n) => sent += n,
                 None => break,
             }
@@ -250,7 +299,9 @@ fn transfer(pair: &mut Pair, total: usize, step: Duration, per_step: usize) -> u
         pair.now += step;
         let mut this_step = 0;
         while this_step < per_step {
-            let Some(n) = pair.server.read(pair.now, s, &mut buf).unwrap() else { break };
+            let Some(n) = pair.server.read(pair.now, s, &mut buf).unwrap() else {
+                break;
+            };
             assert!(buf[..n].iter().all(|&b| b == 3));
             received += n;
             this_step += n;
@@ -264,22 +315,40 @@ fn transfer(pair: &mut Pair, total: usize, step: Duration, per_step: usize) -> u
 fn auto_tuning_grows_the_window_when_the_reader_is_fast() {
     let mut pair = pair_with_rtt(Config::default(), Duration::from_millis(50));
     // Half a window consumed within a millisecond, far under 4 RTT: the window doubles each time.
-    let window = transfer(&mut pair, 64 * 1024 * 1024, Duration::from_millis(1), usize::MAX);
+    let window = transfer(
+        &mut pair,
+        64 * 1024 * 1024,
+        Duration::from_millis(1),
+        usize::MAX,
+    );
     assert_eq!(window, 16 * 1024 * 1024, "grown to the configured maximum");
 }
 
 #[test]
 fn auto_tuning_keeps_the_window_when_the_reader_is_slow() {
     let mut pair = pair_with_rtt(Config::default(), Duration::from_millis(5));
-    let window = transfer(&mut pair, 4 * 1024 * 1024, Duration::from_millis(100), 64 * 1024);
+    let window = transfer(
+        &mut pair,
+        4 * 1024 * 1024,
+        Duration::from_millis(100),
+        64 * 1024,
+    );
     assert_eq!(window, INITIAL_WINDOW);
 }
 
 #[test]
 fn auto_tuning_respects_the_connection_budget() {
-    let config = Config { max_connection_receive_window: 3 * INITIAL_WINDOW as usize, ..Config::default() };
+    let config = Config {
+        max_connection_receive_window: 3 * INITIAL_WINDOW as usize,
+        ..Config::default()
+    };
     let mut pair = pair_with_rtt(config, Duration::from_millis(50));
-    let window = transfer(&mut pair, 16 * 1024 * 1024, Duration::from_millis(1), usize::MAX);
+    let window = transfer(
+        &mut pair,
+        16 * 1024 * 1024,
+        Duration::from_millis(1),
+        usize::MAX,
+    );
     // One stream (256 KiB) may grow to 512 KiB; doubling again (1 MiB) exceeds 768 KiB.
     assert_eq!(window, 2 * INITIAL_WINDOW);
 }
@@ -292,7 +361,11 @@ fn ack_backlog_limits_unacknowledged_outbound_streams() {
     }
     assert_eq!(pair.client.open_stream(), Err(YamuxError::AckBacklogFull));
     pair.drive();
-    assert_eq!(pair.client.open_stream(), Err(YamuxError::AckBacklogFull), "SYN is not ACK");
+    assert_eq!(
+        pair.client.open_stream(),
+        Err(YamuxError::AckBacklogFull),
+        "SYN is not ACK"
+    );
     pair.server.accept().unwrap();
     pair.drive();
     assert!(pair.client_events.contains(&Event::OutboundAvailable));
@@ -302,20 +375,33 @@ fn ack_backlog_limits_unacknowledged_outbound_streams() {
 #[test]
 fn inbound_backlog_beyond_256_is_refused_with_rst() {
     let mut pair = Pair::new();
-    let mut client = Session::new(Role::Client, Config { accept_backlog: 1000, ..Config::default() });
+    let mut client = Session::new(
+        Role::Client,
+        Config {
+            accept_backlog: 1000,
+            ..Config::default()
+        },
+    );
     for _ in 0..300 {
         client.open_stream().unwrap();
     }
     let mut buf = Vec::new();
     client.poll_transmit(&mut buf);
-    pair.server.handle_input(pair.now, &mut BytesMut::from(&buf[..])).unwrap();
+    pair.server
+        .handle_input(pair.now, &mut BytesMut::from(&buf[..]))
+        .unwrap();
     let mut out = Vec::new();
     pair.server.poll_transmit(&mut out);
-    client.handle_input(pair.now, &mut BytesMut::from(&out[..])).unwrap();
+    client
+        .handle_input(pair.now, &mut BytesMut::from(&out[..]))
+        .unwrap();
     assert_eq!(pair.server.num_streams(), 256);
     // Streams 513, 515, ... (the 257th onwards) were reset by the server.
     let mut b = [0u8; 1];
-    assert_eq!(client.read(pair.now, 513, &mut b), Err(YamuxError::StreamReset(513)));
+    assert_eq!(
+        client.read(pair.now, 513, &mut b),
+        Err(YamuxError::StreamReset(513))
+    );
     assert_eq!(client.read(pair.now, 511, &mut b).unwrap(), None);
 }
 
@@ -355,7 +441,10 @@ fn stream_open_flood_is_capped_by_rst() {
 /// fails instead of growing.
 #[test]
 fn unbounded_pending_frames_peer_not_reading_refused_streams() {
-    let config = Config { max_inbound_streams: 0, ..Config::default() };
+    let config = Config {
+        max_inbound_streams: 0,
+        ..Config::default()
+    };
     let limit = config.write_buffer_size + config.max_frame_size + config.max_control_backlog;
     let mut server = Session::new(Role::Server, config);
     let now = Instant::now();
@@ -374,8 +463,14 @@ fn unbounded_pending_frames_peer_not_reading_refused_streams() {
             break;
         }
     }
-    assert!(matches!(result, Err(YamuxError::TransmitBacklog(_))), "{result:?}");
-    assert_eq!(server.handle_input(now, &mut raw(&[Header::ping(Flags::SYN, 1)])), Err(YamuxError::SessionClosed));
+    assert!(
+        matches!(result, Err(YamuxError::TransmitBacklog(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        server.handle_input(now, &mut raw(&[Header::ping(Flags::SYN, 1)])),
+        Err(YamuxError::SessionClosed)
+    );
     // The go-away is still there for the driver to flush.
     let mut out = Vec::new();
     server.poll_transmit(&mut out);
@@ -400,11 +495,16 @@ fn pings_are_answered_with_the_same_value() {
     let mut server = Session::new(Role::Server, Config::default());
     let now = Instant::now();
     for i in 0..100u32 {
-        server.handle_input(now, &mut raw(&[Header::ping(Flags::SYN, i)])).unwrap();
+        server
+            .handle_input(now, &mut raw(&[Header::ping(Flags::SYN, i)]))
+            .unwrap();
         let mut out = Vec::new();
         server.poll_transmit(&mut out);
         let last = out.len() - HEADER_LEN;
-        assert_eq!(Header::decode(out[last..].try_into().unwrap()).unwrap(), Header::ping(Flags::ACK, i));
+        assert_eq!(
+            Header::decode(out[last..].try_into().unwrap()).unwrap(),
+            Header::ping(Flags::ACK, i)
+        );
     }
 }
 
@@ -418,7 +518,13 @@ fn window_update_overflow_is_a_protocol_error() {
     client.handle_input(now, &mut raw(&[update])).unwrap();
     assert_eq!(client.send_window(id), Some(u32::MAX));
     let err = client.handle_input(now, &mut raw(&[Header::window_update(id, Flags::NONE, 1)]));
-    assert_eq!(err, Err(YamuxError::WindowOverflow { stream: id, delta: 1 }));
+    assert_eq!(
+        err,
+        Err(YamuxError::WindowOverflow {
+            stream: id,
+            delta: 1
+        })
+    );
     assert!(client.is_closed());
 }
 
@@ -430,7 +536,14 @@ fn oversized_data_on_syn_is_a_protocol_error() {
     let mut input = raw(&[Header::data(1, Flags::SYN, INITIAL_WINDOW + 1)]);
     input.extend_from_slice(&vec![0u8; INITIAL_WINDOW as usize + 1]);
     let err = server.handle_input(now, &mut input);
-    assert_eq!(err, Err(YamuxError::WindowExceeded { stream: 1, length: INITIAL_WINDOW + 1, window: INITIAL_WINDOW }));
+    assert_eq!(
+        err,
+        Err(YamuxError::WindowExceeded {
+            stream: 1,
+            length: INITIAL_WINDOW + 1,
+            window: INITIAL_WINDOW
+        })
+    );
     assert_eq!(server.num_streams(), 0);
 
     // Exactly the window is fine.
@@ -449,28 +562,53 @@ fn data_beyond_the_receive_window_is_a_protocol_error() {
     input.extend_from_slice(&vec![0u8; 200_000]);
     input.extend_from_slice(&Header::data(1, Flags::NONE, 100_000).encode());
     let err = server.handle_input(now, &mut input);
-    assert_eq!(err, Err(YamuxError::WindowExceeded { stream: 1, length: 100_000, window: INITIAL_WINDOW - 200_000 }));
+    assert_eq!(
+        err,
+        Err(YamuxError::WindowExceeded {
+            stream: 1,
+            length: 100_000,
+            window: INITIAL_WINDOW - 200_000
+        })
+    );
     // Announcing more than any window we could grant fails before any payload arrives, even
     // for a stream we do not know.
     let mut server = Session::new(Role::Server, Config::default());
     let err = server.handle_input(now, &mut raw(&[Header::data(99, Flags::NONE, u32::MAX)]));
-    assert!(matches!(err, Err(YamuxError::WindowExceeded { stream: 99, .. })));
+    assert!(matches!(
+        err,
+        Err(YamuxError::WindowExceeded { stream: 99, .. })
+    ));
 }
 
 #[test]
 fn invalid_stream_ids_and_duplicates() {
     let now = Instant::now();
     let mut server = Session::new(Role::Server, Config::default());
-    assert_eq!(server.handle_input(now, &mut raw(&[Header::data(2, Flags::SYN, 0)])), Err(YamuxError::InvalidStreamId(2)));
+    assert_eq!(
+        server.handle_input(now, &mut raw(&[Header::data(2, Flags::SYN, 0)])),
+        Err(YamuxError::InvalidStreamId(2))
+    );
     let mut server = Session::new(Role::Server, Config::default());
-    assert_eq!(server.handle_input(now, &mut raw(&[Header::data(0, Flags::NONE, 0)])), Err(YamuxError::InvalidStreamId(0)));
+    assert_eq!(
+        server.handle_input(now, &mut raw(&[Header::data(0, Flags::NONE, 0)])),
+        Err(YamuxError::InvalidStreamId(0))
+    );
     let mut server = Session::new(Role::Server, Config::default());
     let syn = Header::window_update(1, Flags::SYN, 0);
-    assert_eq!(server.handle_input(now, &mut raw(&[syn, syn])), Err(YamuxError::DuplicateStream(1)));
+    assert_eq!(
+        server.handle_input(now, &mut raw(&[syn, syn])),
+        Err(YamuxError::DuplicateStream(1))
+    );
     let mut server = Session::new(Role::Server, Config::default());
-    let mut input = raw(&[Header::window_update(1, Flags::SYN.with(Flags::FIN), 0), Header::data(1, Flags::NONE, 1)]);
+    let mut input = raw(&[
+        Header::window_update(1, Flags::SYN.with(Flags::FIN), 0),
+        Header::data(1, Flags::NONE, 1),
+    ]);
     input.extend_from_slice(b"x");
-    assert_eq!(server.handle_input(now, &mut input), Err(YamuxError::DataAfterFin(1)));
+    assert_eq!(
+        server.handle_input(now, &mut input),
+        Err(YamuxError::DataAfterFin(1))
+    );
 }
 
 #[test]
@@ -485,7 +623,10 @@ fn frames_for_unknown_streams_are_skipped() {
     let mut out = Vec::new();
     server.poll_transmit(&mut out);
     let last = out.len() - HEADER_LEN;
-    assert_eq!(Header::decode(out[last..].try_into().unwrap()).unwrap(), Header::ping(Flags::ACK, 4));
+    assert_eq!(
+        Header::decode(out[last..].try_into().unwrap()).unwrap(),
+        Header::ping(Flags::ACK, 4)
+    );
 }
 
 #[test]
@@ -500,7 +641,10 @@ fn input_split_at_every_byte_gives_the_same_result() {
     client.close(id).unwrap();
     let mut wire = Vec::new();
     client.poll_transmit(&mut wire);
-    let config = Config { zero_copy_threshold: 3, ..Config::default() };
+    let config = Config {
+        zero_copy_threshold: 3,
+        ..Config::default()
+    };
     let mut server = Session::new(Role::Server, config);
     let now = Instant::now();
     let mut input = BytesMut::new();
@@ -517,25 +661,43 @@ fn input_split_at_every_byte_gives_the_same_result() {
 
 #[test]
 fn keep_alive_measures_rtt_and_detects_a_silent_peer() {
-    let config = Config { keep_alive_interval: Some(Duration::from_secs(30)), ping_timeout: Duration::from_secs(10), ..Config::default() };
+    let config = Config {
+        keep_alive_interval: Some(Duration::from_secs(30)),
+        ping_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
     let mut pair = Pair::with_config(config);
     let start = pair.now;
-    assert_eq!(pair.client.poll_timeout(), Some(start + Duration::from_secs(30)));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(start + Duration::from_secs(30))
+    );
     pair.now += Duration::from_secs(30);
     pair.client.handle_timeout(pair.now).unwrap();
     pair.now += Duration::from_millis(20);
     pair.drive();
-    assert!(pair.client_events.contains(&Event::PingRtt(Duration::from_millis(20))));
-    assert_eq!(pair.client.poll_timeout(), Some(start + Duration::from_secs(60)));
+    assert!(pair
+        .client_events
+        .contains(&Event::PingRtt(Duration::from_millis(20))));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(start + Duration::from_secs(60))
+    );
 
     // Next ping goes unanswered (the server never receives it).
     pair.now = start + Duration::from_secs(60);
     pair.client.handle_timeout(pair.now).unwrap();
-    assert_eq!(pair.client.poll_timeout(), Some(pair.now + Duration::from_secs(10)));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(pair.now + Duration::from_secs(10))
+    );
     pair.now += Duration::from_secs(9);
     pair.client.handle_timeout(pair.now).unwrap();
     pair.now += Duration::from_secs(1);
-    assert_eq!(pair.client.handle_timeout(pair.now), Err(YamuxError::KeepAliveTimeout));
+    assert_eq!(
+        pair.client.handle_timeout(pair.now),
+        Err(YamuxError::KeepAliveTimeout)
+    );
     assert!(pair.client.is_closed());
     assert_eq!(pair.client.open_stream(), Err(YamuxError::SessionClosed));
 }
@@ -546,8 +708,13 @@ fn go_away_stops_new_streams_but_not_existing_ones() {
     let (c, s) = pair.open_accepted();
     pair.client.go_away(GoAwayCode::Normal);
     pair.drive();
-    assert!(pair.server_events.contains(&Event::GoAway(GoAwayCode::Normal)));
-    assert_eq!(pair.server.open_stream(), Err(YamuxError::RemoteGoAway(GoAwayCode::Normal)));
+    assert!(pair
+        .server_events
+        .contains(&Event::GoAway(GoAwayCode::Normal)));
+    assert_eq!(
+        pair.server.open_stream(),
+        Err(YamuxError::RemoteGoAway(GoAwayCode::Normal))
+    );
     assert_eq!(pair.client.open_stream(), Err(YamuxError::LocalGoAway));
     pair.server.write(s, b"still here").unwrap();
     pair.drive();
@@ -556,14 +723,22 @@ fn go_away_stops_new_streams_but_not_existing_ones() {
 
 #[test]
 fn go_away_codes_round_trip() {
-    for code in [GoAwayCode::Normal, GoAwayCode::ProtocolError, GoAwayCode::InternalError, GoAwayCode::Other(77)] {
+    for code in [
+        GoAwayCode::Normal,
+        GoAwayCode::ProtocolError,
+        GoAwayCode::InternalError,
+        GoAwayCode::Other(77),
+    ] {
         assert_eq!(GoAwayCode::from_u32(code.to_u32()), code);
     }
 }
 
 #[test]
 fn memory_budget_refuses_new_streams() {
-    let config = Config { max_connection_receive_window: 2 * INITIAL_WINDOW as usize, ..Config::default() };
+    let config = Config {
+        max_connection_receive_window: 2 * INITIAL_WINDOW as usize,
+        ..Config::default()
+    };
     let mut pair = Pair::with_config(config);
     pair.client.open_stream().unwrap();
     pair.client.open_stream().unwrap();
