@@ -1,7 +1,8 @@
 //! Throughput of one yamux stream: 1 GiB over `tokio::io::duplex` and over loopback TCP (no
 //! encryption), next to raw loopback TCP for reference.
 //!
-//! `cargo bench -p peernet --bench yamux` (optionally `-- <MiB>` to change the amount).
+//! `cargo bench -p peernet --bench yamux [-- <MiB>] [raw|duplex|tcp]`: the amount (default
+//! 1024 MiB) and optionally a single case.
 
 use std::time::Instant;
 
@@ -59,8 +60,21 @@ async fn yamux_over<T>(client_io: T, server_io: T, total: usize) -> f64
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let client = Connection::new(client_io, Role::Client, Config::default());
-    let server = Connection::new(server_io, Role::Server, Config::default());
+    let mut config = Config::default();
+    if let Some(t) = std::env::var("ZC").ok().and_then(|v| v.parse().ok()) {
+        config.zero_copy_threshold = t;
+    }
+    if let Some(t) = std::env::var("WB").ok().and_then(|v| v.parse().ok()) {
+        config.write_buffer_size = t;
+    }
+    if let Some(t) = std::env::var("MW").ok().and_then(|v| v.parse().ok()) {
+        config.max_stream_window = t;
+    }
+    if let Some(t) = std::env::var("FR").ok().and_then(|v| v.parse().ok()) {
+        config.max_frame_size = t;
+    }
+    let client = Connection::new(client_io, Role::Client, config.clone());
+    let server = Connection::new(server_io, Role::Server, config);
     let mut out = client.open_stream().await.expect("open");
     // One byte through before the clock starts: the stream is open on both sides.
     out.write_all(&[0x5a]).await.expect("write");
@@ -68,6 +82,9 @@ where
     let mut one = [0u8; 1];
     incoming.read_exact(&mut one).await.expect("first byte");
     let gbps = pump(out, incoming, total).await;
+    if std::env::var("RTT").is_ok() {
+        eprintln!("rtt client {:?} server {:?}", client.rtt(), server.rtt());
+    }
     drop((client, server));
     gbps
 }
@@ -84,17 +101,32 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
+        let only = std::env::args()
+            .skip(1)
+            .find(|a| a.parse::<usize>().is_err());
         for round in 1..=3 {
-            let (a, b) = tcp_pair().await;
-            let raw = pump(a, b, total).await;
-            let (a, b) = tokio::io::duplex(4 << 20);
-            let duplex = yamux_over(a, b, total).await;
-            let (a, b) = tcp_pair().await;
-            let tcp = yamux_over(a, b, total).await;
-            println!(
-                "round {round}: {mib} MiB, one stream: raw TCP {raw:.2} Gbit/s | yamux over duplex {duplex:.2} Gbit/s | yamux over TCP {tcp:.2} Gbit/s ({:.0}% of raw)",
-                tcp / raw * 100.0
-            );
+            let mut line = format!("round {round}: {mib} MiB, one stream:");
+            let mut raw = None;
+            if only.as_deref().is_none_or(|m| m == "raw") {
+                let (a, b) = tcp_pair().await;
+                let gbps = pump(a, b, total).await;
+                raw = Some(gbps);
+                line += &format!(" raw TCP {gbps:.2} Gbit/s |");
+            }
+            if only.as_deref().is_none_or(|m| m == "duplex") {
+                let (a, b) = tokio::io::duplex(4 << 20);
+                let gbps = yamux_over(a, b, total).await;
+                line += &format!(" yamux over duplex {gbps:.2} Gbit/s |");
+            }
+            if only.as_deref().is_none_or(|m| m == "tcp") {
+                let (a, b) = tcp_pair().await;
+                let gbps = yamux_over(a, b, total).await;
+                line += &format!(" yamux over TCP {gbps:.2} Gbit/s");
+                if let Some(raw) = raw {
+                    line += &format!(" ({:.0}% of raw TCP)", gbps / raw * 100.0);
+                }
+            }
+            println!("{line}");
         }
     });
 }

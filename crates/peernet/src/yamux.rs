@@ -47,8 +47,14 @@ use tokio::time::Sleep;
 
 pub use peernet_core::yamux::{Config, Role};
 
-/// Bytes the driver asks the I/O object for per read call.
+/// Largest read the driver asks the I/O object for.
 const READ_CHUNK: usize = 256 * 1024;
+/// First read size; it doubles each time a read fills the space offered, up to `READ_CHUNK`,
+/// so that idle connections hold little memory.
+const READ_CHUNK_MIN: usize = 16 * 1024;
+/// Read buffers kept for reuse while received payloads still pin the current one (at most
+/// 4 MiB for a busy connection; released when it goes idle).
+const MAX_SPARE_READ_BUFS: usize = 16;
 /// Read calls per wake-up before the driver yields to other tasks.
 const MAX_READS_PER_POLL: usize = 16;
 
@@ -211,7 +217,10 @@ impl Connection {
         let driver = Driver {
             io,
             inner: inner.clone(),
-            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            read_buf: BytesMut::new(),
+            read_size: READ_CHUNK_MIN,
+            spare_read_bufs: Vec::new(),
+            reads_since_tick: 0,
             write_buf: Vec::new(),
             write_pos: 0,
             needs_flush: false,
@@ -441,7 +450,15 @@ impl AsyncWrite for Stream {
 struct Driver<T> {
     io: T,
     inner: Arc<Inner>,
+    /// Where reads land. Large payloads are split off it without copying and handed to streams,
+    /// which pins its allocation until the application has read them.
     read_buf: BytesMut,
+    read_size: usize,
+    /// Earlier read buffers, reused once the streams have released their payload slices (so a
+    /// steady transfer cycles through a few warm allocations instead of faulting in new pages).
+    spare_read_bufs: Vec<BytesMut>,
+    /// Reads since the last timer tick; few means idle, and buffers are released.
+    reads_since_tick: usize,
     write_buf: Vec<u8>,
     write_pos: usize,
     needs_flush: bool,
@@ -519,14 +536,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         // Read.
         let mut reads = 0;
         while !self.read_eof && !self.closing && reads < MAX_READS_PER_POLL {
-            if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
-                self.read_buf.reserve(READ_CHUNK);
-            }
+            self.prepare_read_buf();
+            let offered = self.read_buf.capacity() - self.read_buf.len();
             let read = {
                 let fut = self.io.read_buf(&mut self.read_buf);
                 tokio::pin!(fut);
                 fut.poll(cx)
             };
+            if let Poll::Ready(Ok(n)) = read {
+                if n == offered && self.read_size < READ_CHUNK {
+                    self.read_size *= 2;
+                }
+            }
             match read {
                 Poll::Pending => break,
                 Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
@@ -536,6 +557,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Ok(_)) => {
                     reads += 1;
+                    self.reads_since_tick += 1;
                     progress = true;
                     let mut shared = self.inner.lock();
                     let result = shared.session.handle_input(now(), &mut self.read_buf);
@@ -556,6 +578,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         }
 
         // Timers.
+        let mut timer_fired = false;
         {
             let mut shared = self.inner.lock();
             let now = now();
@@ -566,9 +589,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     return Err(ConnectionError::Yamux(err));
                 }
                 progress = true;
+                timer_fired = true;
             }
             let next = shared.session.poll_timeout();
             drop(shared);
+            if timer_fired {
+                self.maybe_shrink();
+            }
             if next != self.sleep_at {
                 self.sleep_at = next;
                 if let Some(t) = next {
@@ -590,6 +617,50 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             }
         }
         Ok(progress)
+    }
+
+    /// At a timer tick (the keep-alive interval): an idle connection gives its buffers back, so
+    /// that thousands of quiet connections hold almost nothing.
+    fn maybe_shrink(&mut self) {
+        if self.reads_since_tick < 4 {
+            self.spare_read_bufs = Vec::new();
+            self.read_size = READ_CHUNK_MIN;
+            if self.read_buf.is_empty() {
+                self.read_buf = BytesMut::new();
+            }
+            if self.write_pos == self.write_buf.len() {
+                self.write_buf = Vec::new();
+                self.write_pos = 0;
+            }
+        }
+        self.reads_since_tick = 0;
+    }
+
+    /// Makes room for the next read of `read_size` bytes, preferring allocations that the
+    /// streams no longer pin.
+    fn prepare_read_buf(&mut self) {
+        let want = self.read_size;
+        if self.read_buf.capacity() - self.read_buf.len() >= want / 2
+            || self.read_buf.try_reclaim(want)
+        {
+            return;
+        }
+        // The current allocation is pinned by payloads that streams still hold. Move the few
+        // bytes of an incomplete header (the session consumes everything else) elsewhere.
+        let leftover = self.read_buf.split();
+        let free = self
+            .spare_read_bufs
+            .iter_mut()
+            .position(|b| b.try_reclaim(want));
+        let mut next = match free {
+            Some(i) => self.spare_read_bufs.swap_remove(i),
+            None => BytesMut::with_capacity(want),
+        };
+        next.extend_from_slice(&leftover);
+        let old = std::mem::replace(&mut self.read_buf, next);
+        if self.spare_read_bufs.len() < MAX_SPARE_READ_BUFS {
+            self.spare_read_bufs.push(old);
+        }
     }
 
     /// Writes pending frames. `Ok(true)` if bytes moved.
