@@ -1,5 +1,5 @@
 //! yamux over any tokio byte stream: one driver task per connection around the sans-IO
-//! [`Session`](peernet_core::yamux::Session).
+//! [`Session`].
 //!
 //! ```no_run
 //! # async fn demo(tcp: tokio::net::TcpStream) -> std::io::Result<()> {
