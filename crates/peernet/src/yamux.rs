@@ -423,8 +423,8 @@ impl AsyncWrite for Stream {
                 if let Some(w) = shared.wakers.get_mut(&id) {
                     store(&mut w.write, cx.waker());
                 }
-                // The driver may be idle with buffered output that blocks us: make sure it runs.
-                shared.wake_driver();
+                // No wake-up needed: the transmit buffer is non-empty only if the driver was woken
+                // when it became so, and draining it emits `StreamWritable`.
                 Poll::Pending
             }
             Err(err) => Poll::Ready(Err(stream_error(err, shared.terminated.as_ref()))),

@@ -108,7 +108,12 @@ pub struct Session {
 
 impl Session {
     /// A new session for one end of a connection.
-    pub fn new(role: Role, config: Config) -> Self {
+    ///
+    /// Limits that would make the session unusable are raised to 1 (`accept_backlog`,
+    /// `max_frame_size`).
+    pub fn new(role: Role, mut config: Config) -> Self {
+        config.accept_backlog = config.accept_backlog.max(1);
+        config.max_frame_size = config.max_frame_size.max(1);
         Session {
             role,
             next_stream_id: Some(match role {
@@ -797,7 +802,7 @@ impl Session {
     pub fn write(&mut self, id: StreamId, data: &[u8]) -> Result<Option<usize>, YamuxError> {
         let buffered = self.out.len();
         let write_buffer_size = self.config.write_buffer_size;
-        let max_frame = self.config.max_frame_size.max(1);
+        let max_frame = self.config.max_frame_size;
         let stream = self.stream_mut(id)?;
         match stream.reset {
             Some(ResetBy::Remote) => return Err(YamuxError::StreamReset(id)),
@@ -810,7 +815,8 @@ impl Session {
         if data.is_empty() {
             return Ok(Some(0));
         }
-        if stream.send_window == 0 || buffered >= write_buffer_size {
+        // An empty transmit buffer always takes one frame, whatever `write_buffer_size` says.
+        if stream.send_window == 0 || (buffered > 0 && buffered >= write_buffer_size) {
             if !stream.write_blocked {
                 stream.write_blocked = true;
                 self.write_blocked.push(id);

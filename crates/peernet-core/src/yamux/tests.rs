@@ -791,3 +791,103 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn after_local_go_away_new_inbound_streams_are_refused() {
+    let mut pair = Pair::new();
+    pair.server.go_away(GoAwayCode::Normal);
+    pair.drive();
+    // The client ignores the go-away here and opens anyway (a raw SYN): it is reset.
+    pair.server
+        .handle_input(
+            pair.now,
+            &mut raw(&[Header::window_update(1, Flags::SYN, 0)]),
+        )
+        .unwrap();
+    assert_eq!(pair.server.accept(), None);
+    let mut out = Vec::new();
+    pair.server.poll_transmit(&mut out);
+    assert_eq!(
+        Header::decode(out[..HEADER_LEN].try_into().unwrap()).unwrap(),
+        Header::window_update(1, Flags::RST, 0)
+    );
+}
+
+#[test]
+fn refused_outbound_stream_frees_its_backlog_slot_when_dropped() {
+    let now = Instant::now();
+    let mut client = Session::new(
+        Role::Client,
+        Config {
+            accept_backlog: 2,
+            ..Config::default()
+        },
+    );
+    let mut server = Session::new(
+        Role::Server,
+        Config {
+            accept_backlog: 1,
+            ..Config::default()
+        },
+    );
+    let first = client.open_stream().unwrap();
+    let second = client.open_stream().unwrap();
+    assert_eq!(client.open_stream(), Err(YamuxError::AckBacklogFull));
+    let mut wire = Vec::new();
+    client.poll_transmit(&mut wire);
+    server
+        .handle_input(now, &mut BytesMut::from(&wire[..]))
+        .unwrap();
+    // The server's backlog (1) holds `first`; `second` is refused with RST.
+    let mut back = Vec::new();
+    server.poll_transmit(&mut back);
+    client
+        .handle_input(now, &mut BytesMut::from(&back[..]))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        client.read(now, second, &mut buf),
+        Err(YamuxError::StreamReset(second))
+    );
+    assert_eq!(client.read(now, first, &mut buf).unwrap(), None);
+    assert_eq!(
+        client.open_stream(),
+        Err(YamuxError::AckBacklogFull),
+        "refused, not acknowledged"
+    );
+    client.drop_stream(second);
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(events.contains(&Event::OutboundAvailable), "{events:?}");
+    client.open_stream().unwrap();
+}
+
+#[test]
+fn inbound_stream_reset_before_accept_disappears() {
+    let mut server = Session::new(Role::Server, Config::default());
+    let now = Instant::now();
+    server
+        .handle_input(
+            now,
+            &mut raw(&[
+                Header::window_update(1, Flags::SYN, 0),
+                Header::window_update(1, Flags::RST, 0),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(server.accept(), None);
+    assert_eq!(server.num_streams(), 0);
+}
+
+#[test]
+fn window_update_on_syn_grows_the_send_window() {
+    let mut server = Session::new(Role::Server, Config::default());
+    let now = Instant::now();
+    server
+        .handle_input(
+            now,
+            &mut raw(&[Header::window_update(1, Flags::SYN, 1 << 20)]),
+        )
+        .unwrap();
+    let id = server.accept().unwrap();
+    assert_eq!(server.send_window(id), Some(INITIAL_WINDOW + (1 << 20)));
+}
