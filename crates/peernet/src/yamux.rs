@@ -384,23 +384,30 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let id = self.id;
-        let mut shared = self.inner.lock();
-        let shared = &mut *shared;
-        let had_pending = shared.session.pending_transmit() > 0;
-        match shared.session.read(now(), id, buf.initialize_unfilled()) {
-            Ok(Some(n)) => {
-                buf.advance(n);
-                shared.after_op(had_pending);
-                Poll::Ready(Ok(()))
-            }
-            Ok(None) => {
-                if let Some(w) = shared.wakers.get_mut(&id) {
-                    store(&mut w.read, cx.waker());
+        let chunk = {
+            let mut shared = self.inner.lock();
+            let shared = &mut *shared;
+            let had_pending = shared.session.pending_transmit() > 0;
+            match shared.session.read_chunk(now(), id, buf.remaining()) {
+                Ok(Some(chunk)) => {
+                    shared.after_op(had_pending);
+                    chunk
                 }
-                Poll::Pending
+                Ok(None) => {
+                    if let Some(w) = shared.wakers.get_mut(&id) {
+                        store(&mut w.read, cx.waker());
+                    }
+                    return Poll::Pending;
+                }
+                Err(err) => {
+                    return Poll::Ready(Err(stream_error(err, shared.terminated.as_ref())));
+                }
             }
-            Err(err) => Poll::Ready(Err(stream_error(err, shared.terminated.as_ref()))),
-        }
+        };
+        // The copy into the caller's buffer happens outside the lock: the driver keeps
+        // feeding the session meanwhile.
+        buf.put_slice(&chunk);
+        Poll::Ready(Ok(()))
     }
 }
 

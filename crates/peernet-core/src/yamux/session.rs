@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::config::INITIAL_WINDOW;
 use super::frame::{Flags, FrameType, GoAwayCode, Header, HEADER_LEN};
@@ -723,29 +723,63 @@ impl Session {
         id: StreamId,
         buf: &mut [u8],
     ) -> Result<Option<usize>, YamuxError> {
-        let closed = self.closed.is_some();
-        let stream = self
+        if buf.is_empty() {
+            self.check_readable(id)?;
+            return Ok(Some(0));
+        }
+        if let Some(end) = self.check_readable(id)? {
+            return Ok(end);
+        }
+        let n = self.streams.get_mut(&id).map_or(0, |s| s.buf.read(buf));
+        self.maybe_update_window(now, id);
+        Ok(Some(n))
+    }
+
+    /// Like [`read`](Self::read), but hands out up to `max` buffered bytes as a [`Bytes`]
+    /// without copying them: `Ok(Some(chunk))` with data, an empty chunk at the end of the
+    /// stream, `Ok(None)` when nothing is buffered yet.
+    ///
+    /// The bytes count as consumed at once (they may trigger a window update), so a driver
+    /// can copy them to the application outside any lock it holds around the session; it then
+    /// holds at most one chunk per stream beyond the receive window.
+    pub fn read_chunk(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        max: usize,
+    ) -> Result<Option<Bytes>, YamuxError> {
+        if max == 0 {
+            self.check_readable(id)?;
+            return Ok(Some(Bytes::new()));
+        }
+        if let Some(end) = self.check_readable(id)? {
+            return Ok(end.map(|_| Bytes::new()));
+        }
+        let chunk = self
             .streams
             .get_mut(&id)
-            .ok_or(YamuxError::UnknownStream(id))?;
+            .map_or_else(Bytes::new, |s| s.buf.read_chunk(max));
+        self.maybe_update_window(now, id);
+        Ok(Some(chunk))
+    }
+
+    /// `Ok(None)` when the stream has buffered data; `Ok(Some(Some(0)))` at its end,
+    /// `Ok(Some(None))` when it must wait; errors after a reset or the session's end.
+    fn check_readable(&self, id: StreamId) -> Result<Option<Option<usize>>, YamuxError> {
+        let stream = self.streams.get(&id).ok_or(YamuxError::UnknownStream(id))?;
         match stream.reset {
             Some(ResetBy::Remote) => return Err(YamuxError::StreamReset(id)),
             Some(ResetBy::Local) => return Err(YamuxError::LocallyReset(id)),
             None => {}
         }
-        if buf.is_empty() {
-            return Ok(Some(0));
+        if stream.buf.len() > 0 {
+            return Ok(None);
         }
-        if stream.buf.len() == 0 {
-            return match (stream.recv_closed, closed) {
-                (true, _) => Ok(Some(0)),
-                (false, true) => Err(YamuxError::SessionClosed),
-                (false, false) => Ok(None),
-            };
+        match (stream.recv_closed, self.closed.is_some()) {
+            (true, _) => Ok(Some(Some(0))),
+            (false, true) => Err(YamuxError::SessionClosed),
+            (false, false) => Ok(Some(None)),
         }
-        let n = stream.buf.read(buf);
-        self.maybe_update_window(now, id);
-        Ok(Some(n))
     }
 
     /// Bytes buffered for reading on a stream.

@@ -112,6 +112,22 @@ impl RecvBuf {
         copied
     }
 
+    /// Takes up to `max` bytes (`max > 0`) as one slice, without copying.
+    pub(crate) fn read_chunk(&mut self, max: usize) -> Bytes {
+        let chunk = if let Some(front) = self.segments.front_mut() {
+            if front.len() <= max {
+                self.segments.pop_front().unwrap_or_default()
+            } else {
+                front.split_to(max)
+            }
+        } else {
+            let n = self.tail.len().min(max);
+            self.tail.split_to(n).freeze()
+        };
+        self.len -= chunk.len();
+        chunk
+    }
+
     pub(crate) fn clear(&mut self) {
         *self = RecvBuf::default();
     }
@@ -195,9 +211,12 @@ mod tests {
         let mut out = [0u8; 4];
         assert_eq!(buf.read(&mut out), 4);
         assert_eq!(&out, b"abcd");
+        assert_eq!(&buf.read_chunk(2)[..], b"ef");
+        assert_eq!(&buf.read_chunk(100)[..], b"g");
         let mut out = [0u8; 16];
-        assert_eq!(buf.read(&mut out), 6);
-        assert_eq!(&out[..6], b"efghij");
+        assert_eq!(buf.read(&mut out), 3);
+        assert_eq!(&out[..3], b"hij");
         assert_eq!(buf.read(&mut out), 0);
+        assert_eq!(buf.len(), 0);
     }
 }
