@@ -59,7 +59,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             6 => {
-                let _ = session.read(now, id, &mut buf[..arg as usize]);
+                if arg % 2 == 0 {
+                    let _ = session.read(now, id, &mut buf[..arg as usize]);
+                } else {
+                    let _ = session.read_chunk(now, id, arg as usize);
+                }
             }
             7 => {
                 let _ = session.write(id, &buf[..arg as usize]);

@@ -54,7 +54,7 @@ const READ_CHUNK: usize = 256 * 1024;
 const READ_CHUNK_MIN: usize = 16 * 1024;
 /// Read buffers kept for reuse while received payloads still pin the current one (at most
 /// 4 MiB for a busy connection; released when it goes idle).
-const MAX_SPARE_READ_BUFS: usize = 16;
+const MAX_SPARE_READ_BUFS: usize = 64;
 /// Read calls per wake-up before the driver yields to other tasks.
 const MAX_READS_PER_POLL: usize = 16;
 
