@@ -73,7 +73,33 @@ enum Decode {
 ///
 /// An error from `handle_input` or `handle_timeout` is fatal: the session queues a go-away (still
 /// returned by `poll_transmit` so the driver may flush it) and every later call fails with
-/// [`YamuxError::SessionClosed`].
+/// [`YamuxError::SessionClosed`], except reads of data that had already arrived.
+///
+/// ```
+/// use std::time::Instant;
+/// use bytes::BytesMut;
+/// use peernet_core::yamux::{Config, Role, Session};
+///
+/// let now = Instant::now();
+/// let mut client = Session::new(Role::Client, Config::default());
+/// let mut server = Session::new(Role::Server, Config::default());
+///
+/// let id = client.open_stream()?;
+/// client.write(id, b"hello")?;
+/// client.close(id)?; // FIN: half-close
+///
+/// // The "network": whatever the client transmits, the server receives.
+/// let mut wire = Vec::new();
+/// client.poll_transmit(&mut wire);
+/// server.handle_input(now, &mut BytesMut::from(&wire[..]))?;
+///
+/// let accepted = server.accept().expect("the client opened a stream");
+/// let mut buf = [0u8; 16];
+/// assert_eq!(server.read(now, accepted, &mut buf)?, Some(5));
+/// assert_eq!(&buf[..5], b"hello");
+/// assert_eq!(server.read(now, accepted, &mut buf)?, Some(0)); // end of stream
+/// # Ok::<(), peernet_core::yamux::YamuxError>(())
+/// ```
 #[derive(Debug)]
 pub struct Session {
     role: Role,
@@ -554,7 +580,10 @@ impl Session {
         if self.config.measure_rtt {
             self.send_ping(now);
         }
-        self.next_ping_at = self.config.keep_alive_interval.map(|d| now + d);
+        self.next_ping_at = self
+            .config
+            .keep_alive_interval
+            .and_then(|d| now.checked_add(d));
     }
 
     fn send_ping(&mut self, now: Instant) {
@@ -570,7 +599,7 @@ impl Session {
             return None;
         }
         let ping_deadline = match (self.config.keep_alive_interval, self.ping_outstanding) {
-            (Some(_), Some((_, sent))) => Some(sent + self.config.ping_timeout),
+            (Some(_), Some((_, sent))) => sent.checked_add(self.config.ping_timeout),
             _ => None,
         };
         let next_ping = if self.ping_outstanding.is_none() {
@@ -595,14 +624,17 @@ impl Session {
         self.start(now);
         if let (Some(_), Some((_, sent))) = (self.config.keep_alive_interval, self.ping_outstanding)
         {
-            if now >= sent + self.config.ping_timeout {
+            if sent
+                .checked_add(self.config.ping_timeout)
+                .is_some_and(|deadline| now >= deadline)
+            {
                 return Err(self.fail(YamuxError::KeepAliveTimeout));
             }
         }
         if let (Some(interval), Some(at)) = (self.config.keep_alive_interval, self.next_ping_at) {
             if now >= at && self.ping_outstanding.is_none() {
                 self.send_ping(now);
-                self.next_ping_at = Some(now + interval);
+                self.next_ping_at = now.checked_add(interval);
             }
         }
         Ok(())
@@ -807,7 +839,7 @@ impl Session {
         }
         let mut delta = uncredited;
         if let (Some(rtt), Some(epoch)) = (rtt, stream.epoch_start) {
-            if now.saturating_duration_since(epoch) < rtt * 4
+            if now.saturating_duration_since(epoch) < rtt.saturating_mul(4)
                 && stream.recv_window_max < max_stream_window
             {
                 let target = stream
