@@ -610,6 +610,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
             if self.sleep_at.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+                // Re-check the session's deadline in the next pass, and re-arm the (now
+                // completed) sleep there, so a timer that fired early cannot spin.
+                self.sleep_at = None;
                 progress = true;
             }
         }
