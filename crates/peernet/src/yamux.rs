@@ -18,11 +18,23 @@
 //! # Task model
 //!
 //! [`Connection::new`] spawns exactly one task. It owns the I/O object and pumps bytes: it reads
-//! into one reusable buffer and feeds the session, and it writes everything the session has
-//! queued (frames of all streams, coalesced) with as few write calls as possible. The session
-//! itself sits behind a mutex shared with the handles: [`Stream`] reads and writes operate on it
-//! directly (a write copies the caller's bytes into the transmit buffer exactly once) and wake
-//! the task only when the transmit buffer goes from empty to non-empty.
+//! into a buffer and feeds the session, and it writes everything the session has queued (frames
+//! of all streams, coalesced) with as few write calls as possible. The session itself sits behind
+//! a mutex shared with the handles; [`Stream`]s operate on it directly and wake the task only
+//! when the transmit buffer goes from empty to non-empty.
+//!
+//! # Copies and buffers
+//!
+//! - Sending: `poll_write` copies the caller's bytes once, into the session's transmit buffer,
+//!   as one data frame (up to 256 KiB); the task swaps that buffer with its own (no copy) and
+//!   writes it with one call for however many frames it holds.
+//! - Receiving: the task reads up to 256 KiB per call (starting at 16 KiB and doubling while
+//!   reads fill the buffer); large payloads are split off the read buffer without copying and
+//!   `poll_read` copies them into the caller's buffer outside the lock. Read buffers still pinned
+//!   by unread payloads are kept and reused once released (up to one maximum window's worth),
+//!   so a steady transfer does not fault in fresh pages; at a keep-alive tick an idle
+//!   connection drops them.
+//! - No allocation per frame: the transmit buffers ping-pong, the read buffers are recycled.
 //!
 //! # Lifetime
 //!
