@@ -103,7 +103,7 @@ fn main() {
     rt.block_on(async {
         let only = std::env::args()
             .skip(1)
-            .find(|a| a.parse::<usize>().is_err());
+            .find(|a| !a.starts_with("--") && a.parse::<usize>().is_err());
         for round in 1..=3 {
             let mut line = format!("round {round}: {mib} MiB, one stream:");
             let mut raw = None;

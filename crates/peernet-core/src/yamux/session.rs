@@ -797,8 +797,12 @@ impl Session {
 
     /// `Ok(None)` when the stream has buffered data; `Ok(Some(Some(0)))` at its end,
     /// `Ok(Some(None))` when it must wait; errors after a reset or the session's end.
-    fn check_readable(&self, id: StreamId) -> Result<Option<Option<usize>>, YamuxError> {
-        let stream = self.streams.get(&id).ok_or(YamuxError::UnknownStream(id))?;
+    fn check_readable(&mut self, id: StreamId) -> Result<Option<Option<usize>>, YamuxError> {
+        let closed = self.closed.is_some();
+        let stream = self
+            .streams
+            .get_mut(&id)
+            .ok_or(YamuxError::UnknownStream(id))?;
         match stream.reset {
             Some(ResetBy::Remote) => return Err(YamuxError::StreamReset(id)),
             Some(ResetBy::Local) => return Err(YamuxError::LocallyReset(id)),
@@ -807,10 +811,13 @@ impl Session {
         if stream.buf.len() > 0 {
             return Ok(None);
         }
-        match (stream.recv_closed, self.closed.is_some()) {
+        match (stream.recv_closed, closed) {
             (true, _) => Ok(Some(Some(0))),
             (false, true) => Err(YamuxError::SessionClosed),
-            (false, false) => Ok(Some(None)),
+            (false, false) => {
+                stream.starved = true;
+                Ok(Some(None))
+            }
         }
     }
 
@@ -839,7 +846,11 @@ impl Session {
         }
         let mut delta = uncredited;
         if let (Some(rtt), Some(epoch)) = (rtt, stream.epoch_start) {
-            if now.saturating_duration_since(epoch) < rtt.saturating_mul(4)
+            // go-yamux grows when half a window was consumed within 4 RTT. We also require
+            // that the reader ran dry during the epoch: a reader that never waits is the
+            // bottleneck itself, and a bigger window would only pile up data in memory.
+            if stream.starved
+                && now.saturating_duration_since(epoch) < rtt.saturating_mul(4)
                 && stream.recv_window_max < max_stream_window
             {
                 let target = stream
@@ -855,6 +866,7 @@ impl Session {
             }
         }
         stream.epoch_start = Some(now);
+        stream.starved = false;
         stream.recv_window = stream.recv_window.saturating_add(delta);
         self.reserved_window = reserved;
         self.push_control(Header::window_update(id, Flags::NONE, delta));

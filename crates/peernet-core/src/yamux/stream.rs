@@ -154,6 +154,9 @@ pub(crate) struct StreamState {
     pub(crate) buf: RecvBuf,
     /// When the current auto-tuning epoch began (last window update, or first data).
     pub(crate) epoch_start: Option<Instant>,
+    /// The application found the buffer empty during this epoch: it reads faster than data
+    /// arrives, so the window (not the reader) may be the bottleneck.
+    pub(crate) starved: bool,
     /// A `StreamReadable` event is queued and not yet polled.
     pub(crate) readable_queued: bool,
     /// A `StreamWritable` event is queued and not yet polled.
@@ -175,6 +178,7 @@ impl StreamState {
             recv_window_max: initial_window,
             buf: RecvBuf::default(),
             epoch_start: None,
+            starved: false,
             readable_queued: false,
             writable_queued: false,
             write_blocked: false,

@@ -337,6 +337,21 @@ fn auto_tuning_keeps_the_window_when_the_reader_is_slow() {
 }
 
 #[test]
+fn auto_tuning_keeps_the_window_when_the_reader_is_the_bottleneck() {
+    // Fast in wall-clock terms (1 ms per step, RTT 50 ms), but the reader takes only 100 KB per
+    // step and never finds the buffer empty: data piles up at the reader, not in the network,
+    // so a larger window would only hold more memory.
+    let mut pair = pair_with_rtt(Config::default(), Duration::from_millis(50));
+    let window = transfer(
+        &mut pair,
+        8 * 1024 * 1024,
+        Duration::from_millis(1),
+        100_000,
+    );
+    assert_eq!(window, INITIAL_WINDOW);
+}
+
+#[test]
 fn auto_tuning_respects_the_connection_budget() {
     let config = Config {
         max_connection_receive_window: 3 * INITIAL_WINDOW as usize,
