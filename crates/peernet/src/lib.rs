@@ -10,7 +10,9 @@
 )]
 
 pub mod multistream;
+mod transport;
 pub mod yamux;
 
 pub use peernet_core as core;
-pub use peernet_core::PeerId;
+pub use peernet_core::{Multiaddr, PeerId};
+pub use transport::{TcpConfig, TcpTransport, TransportError};
