@@ -14,7 +14,8 @@
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
 //!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
-//! - [`varint`]: unsigned varints and length-prefixed framing.
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -29,6 +30,7 @@ pub mod ping;
 pub mod plaintext;
 pub(crate) mod protobuf;
 pub mod varint;
+pub mod yamux;
 
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
 pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};

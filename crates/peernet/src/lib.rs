@@ -11,6 +11,7 @@
 
 pub mod multistream;
 mod transport;
+pub mod yamux;
 
 pub use peernet_core as core;
 pub use peernet_core::{Multiaddr, PeerId};
