@@ -9,10 +9,12 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
+//! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
 //! - [`varint`]: unsigned varints and length-prefixed framing.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod varint;
 pub mod identity;
+pub mod noise;
 
 pub use identity::PeerId;
