@@ -6,12 +6,14 @@
 //!   SHA-256 and HMAC);
 //! - `xx`: the XX pattern as typed states, one struct per step, each transition consuming the
 //!   previous state;
+//! - [`NoiseHandshakePayload`]: the libp2p handshake payload protobuf with its size caps;
 //! - [`Transport`], [`Sender`], [`Receiver`]: the transport phase with 2-byte length framing;
 //!
 //! Nothing here performs I/O: bytes go in, bytes come out; the tokio driver lives in the
 //! `peernet` crate.
 
 mod error;
+mod payload;
 mod symmetric;
 mod transport;
 mod xx;
@@ -20,6 +22,10 @@ mod xx;
 mod vectors;
 
 pub use error::NoiseError;
+pub use payload::{
+    NoiseExtensions, NoiseHandshakePayload, MAX_CERTHASH_LEN, MAX_EXTENSION_ENTRIES,
+    MAX_IDENTITY_KEY_LEN, MAX_IDENTITY_SIG_LEN, MAX_MUXER_NAME_LEN,
+};
 pub use symmetric::TAG_LEN;
 pub use transport::{
     message_len, Receiver, Sender, Transport, LENGTH_PREFIX_LEN, MAX_FRAME_LEN, MAX_MESSAGE_LEN,
