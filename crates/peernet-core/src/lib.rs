@@ -11,10 +11,14 @@
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
 //! - [`varint`]: unsigned varints and length-prefixed framing.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
-pub mod varint;
 pub mod identity;
+pub mod multistream;
 pub mod noise;
+pub mod varint;
 
 pub use identity::PeerId;

@@ -47,10 +47,8 @@ pub enum PeerIdError {
 impl PeerId {
     /// Parses the binary multihash form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PeerIdError> {
-        let (code, rest) =
-            crate::varint::decode(bytes).map_err(|_| PeerIdError::Multihash)?;
-        let (len, digest) =
-            crate::varint::decode(rest).map_err(|_| PeerIdError::Multihash)?;
+        let (code, rest) = crate::varint::decode(bytes).map_err(|_| PeerIdError::Multihash)?;
+        let (len, digest) = crate::varint::decode(rest).map_err(|_| PeerIdError::Multihash)?;
         if digest.len() as u64 != len {
             return Err(PeerIdError::Multihash);
         }
@@ -103,7 +101,10 @@ impl PeerId {
         let mut cid = vec![0x01];
         crate::varint::encode(CID_LIBP2P_KEY, &mut cid);
         cid.extend_from_slice(&self.multihash);
-        format!("b{}", data_encoding::BASE32_NOPAD.encode(&cid).to_lowercase())
+        format!(
+            "b{}",
+            data_encoding::BASE32_NOPAD.encode(&cid).to_lowercase()
+        )
     }
 }
 
