@@ -7,12 +7,16 @@
 //! - `xx`: the XX pattern as typed states, one struct per step, each transition consuming the
 //!   previous state;
 //! - [`NoiseHandshakePayload`]: the libp2p handshake payload protobuf with its size caps;
+//! - [`Handshake`]: the libp2p handshake (identity payloads, signature checks, peer id check,
+//!   inlined muxer negotiation) as a bytes-in/bytes-out state machine ending in a [`Transport`];
 //! - [`Transport`], [`Sender`], [`Receiver`]: the transport phase with 2-byte length framing;
 //!
 //! Nothing here performs I/O: bytes go in, bytes come out; the tokio driver lives in the
 //! `peernet` crate.
 
 mod error;
+mod handshake;
+mod identity_shim;
 mod payload;
 mod symmetric;
 mod transport;
@@ -22,6 +26,9 @@ mod xx;
 mod vectors;
 
 pub use error::NoiseError;
+pub use handshake::{Handshake, RemoteInfo, STATIC_KEY_SIGNATURE_PREFIX};
+// TEMPORARY: until the identity keys land on main.
+pub use identity_shim::{Keypair, PublicKey};
 pub use payload::{
     NoiseExtensions, NoiseHandshakePayload, MAX_CERTHASH_LEN, MAX_EXTENSION_ENTRIES,
     MAX_IDENTITY_KEY_LEN, MAX_IDENTITY_SIG_LEN, MAX_MUXER_NAME_LEN,

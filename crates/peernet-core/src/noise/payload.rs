@@ -240,13 +240,13 @@ mod tests {
     #[test]
     fn rejects_malformed_input() {
         for bad in [
-            &[0x0a, 5, 1][..],       // length beyond the end
-            &[0x0b][..],             // wire type 3 (group)
-            &[0x02, 0][..],          // field number 0
-            &[0x22, 2, 0x12, 1][..], // truncated inner field
+            &[0x0a, 5, 1][..],             // length beyond the end
+            &[0x0b][..],                   // wire type 3 (group)
+            &[0x02, 0][..],                // field number 0
+            &[0x22, 2, 0x12, 1][..],       // truncated inner field
             &[0x22, 3, 0x12, 1, 0xff][..], // muxer not UTF-8
-            &[0x0a, 0x80][..],       // truncated varint length
-            &[0x39, 0, 0][..],       // truncated fixed64
+            &[0x0a, 0x80][..],             // truncated varint length
+            &[0x39, 0, 0][..],             // truncated fixed64
         ] {
             assert!(
                 matches!(
@@ -303,11 +303,13 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..200),
             ext,
         )
-            .prop_map(|(identity_key, identity_sig, extensions)| NoiseHandshakePayload {
-                identity_key,
-                identity_sig,
-                extensions,
-            })
+            .prop_map(
+                |(identity_key, identity_sig, extensions)| NoiseHandshakePayload {
+                    identity_key,
+                    identity_sig,
+                    extensions,
+                },
+            )
     }
 
     proptest! {

@@ -47,7 +47,11 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(send: CipherState, recv: CipherState, handshake_hash: [u8; HASH_LEN]) -> Self {
+    pub(crate) fn new(
+        send: CipherState,
+        recv: CipherState,
+        handshake_hash: [u8; HASH_LEN],
+    ) -> Self {
         Transport {
             sender: Sender { cipher: send },
             receiver: Receiver { cipher: recv },
@@ -116,7 +120,8 @@ impl Sender {
         out.reserve(LENGTH_PREFIX_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(plaintext);
-        self.seal_frame(out, start).inspect_err(|_| out.truncate(start))
+        self.seal_frame(out, start)
+            .inspect_err(|_| out.truncate(start))
     }
 
     /// Encrypts a frame that the caller assembled in place: `buf[frame_start..frame_start + 2]`
@@ -128,7 +133,9 @@ impl Sender {
     /// `frame_start + 2`; in both cases `buf` is left unchanged.
     pub fn seal_frame(&mut self, buf: &mut Vec<u8>, frame_start: usize) -> Result<(), NoiseError> {
         let Some(frame) = buf.get_mut(frame_start..) else {
-            return Err(NoiseError::Misuse("frame start beyond the end of the buffer"));
+            return Err(NoiseError::Misuse(
+                "frame start beyond the end of the buffer",
+            ));
         };
         let Some((prefix, plaintext)) = frame.split_at_mut_checked(LENGTH_PREFIX_LEN) else {
             return Err(NoiseError::Misuse("no room reserved for the length prefix"));
@@ -194,5 +201,119 @@ impl Receiver {
             return Err(NoiseError::FrameTooShort(message.len()));
         }
         self.cipher.open_in_place(&[], message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Transport, Transport) {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        let a = Transport::new(CipherState::new(&k1), CipherState::new(&k2), [0; 32]);
+        let b = Transport::new(CipherState::new(&k2), CipherState::new(&k1), [0; 32]);
+        (a, b)
+    }
+
+    #[test]
+    fn seal_frame_encrypts_in_place_after_other_frames() {
+        let (mut a, mut b) = pair();
+        let mut buf = Vec::new();
+        a.encrypt(b"first", &mut buf).unwrap();
+        let second = buf.len();
+        buf.extend_from_slice(&[0, 0]);
+        buf.extend_from_slice(b"second");
+        a.sender().seal_frame(&mut buf, second).unwrap();
+        assert_eq!(buf.len(), 2 * (2 + TAG_LEN) + 5 + 6);
+
+        let mut plain = Vec::new();
+        let len1 = message_len(&buf).unwrap();
+        b.decrypt(&buf[2..2 + len1], &mut plain).unwrap();
+        let rest = &mut buf[2 + len1..];
+        let len2 = message_len(rest).unwrap();
+        let got = b
+            .receiver()
+            .decrypt_in_place(&mut rest[2..2 + len2])
+            .unwrap();
+        assert_eq!(got, b"second");
+        assert_eq!(plain, b"first");
+    }
+
+    #[test]
+    fn limits_and_misuse() {
+        let (mut a, mut b) = pair();
+        let mut out = Vec::new();
+        let too_big = vec![0u8; MAX_PLAINTEXT_LEN + 1];
+        assert!(matches!(
+            a.encrypt(&too_big, &mut out),
+            Err(NoiseError::PayloadTooLarge { .. })
+        ));
+        assert!(out.is_empty());
+        let mut short = vec![0u8; 1];
+        assert!(matches!(
+            a.sender().seal_frame(&mut short, 0),
+            Err(NoiseError::Misuse(_))
+        ));
+        assert!(matches!(
+            a.sender().seal_frame(&mut short, 5),
+            Err(NoiseError::Misuse(_))
+        ));
+        assert_eq!(
+            b.decrypt(&[0u8; 15], &mut out),
+            Err(NoiseError::FrameTooShort(15))
+        );
+        assert_eq!(message_len(&[1]), None);
+        assert_eq!(message_len(&[0xff, 0xff, 3]), Some(65535));
+    }
+
+    #[test]
+    fn replayed_reordered_or_tampered_frames_fail() {
+        let (mut a, mut b) = pair();
+        let (mut f1, mut f2) = (Vec::new(), Vec::new());
+        a.encrypt(b"one", &mut f1).unwrap();
+        a.encrypt(b"two", &mut f2).unwrap();
+        // Reordered: frame 2 first.
+        assert_eq!(
+            b.decrypt(&f2[2..], &mut Vec::new()),
+            Err(NoiseError::Decrypt)
+        );
+
+        let (mut a, mut b) = pair();
+        let mut f1 = Vec::new();
+        a.encrypt(b"one", &mut f1).unwrap();
+        let mut out = Vec::new();
+        b.decrypt(&f1[2..], &mut out).unwrap();
+        // Replayed.
+        assert_eq!(b.decrypt(&f1[2..], &mut out), Err(NoiseError::Decrypt));
+        assert_eq!(out, b"one", "failed decryption leaves the output as it was");
+
+        let (mut a, mut b) = pair();
+        let mut f1 = Vec::new();
+        a.encrypt(b"one", &mut f1).unwrap();
+        f1[3] ^= 0x80;
+        assert_eq!(
+            b.decrypt(&f1[2..], &mut Vec::new()),
+            Err(NoiseError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn the_last_nonce_is_never_used() {
+        let (mut a, mut b) = pair();
+        a.sender.cipher.set_nonce(u64::MAX - 1);
+        b.receiver.cipher.set_nonce(u64::MAX - 1);
+        let mut frame = Vec::new();
+        a.encrypt(b"last", &mut frame).unwrap();
+        b.decrypt(&frame[2..], &mut Vec::new()).unwrap();
+        let len = frame.len();
+        assert_eq!(
+            a.encrypt(b"more", &mut frame),
+            Err(NoiseError::NonceExhausted)
+        );
+        assert_eq!(frame.len(), len);
+        assert_eq!(
+            b.decrypt(&frame[2..], &mut Vec::new()),
+            Err(NoiseError::NonceExhausted)
+        );
     }
 }

@@ -32,6 +32,7 @@ pub(crate) struct DhKeypair {
 
 impl DhKeypair {
     /// The key pair of a given private key (clamped as X25519 requires).
+    #[cfg(test)]
     pub(crate) fn from_secret(secret: [u8; DH_LEN]) -> Self {
         let secret = StaticSecret::from(secret);
         let public = PublicKey::from(&secret).to_bytes();
@@ -184,6 +185,11 @@ pub(crate) struct InitiatorSend3 {
 }
 
 impl InitiatorSend3 {
+    /// The local static key (what the libp2p payload signs).
+    pub(crate) fn local_static(&self) -> &[u8; DH_LEN] {
+        self.s.public()
+    }
+
     /// The responder's static key, received (and authenticated by the DH) in message 2.
     pub(crate) fn remote_static(&self) -> &[u8; DH_LEN] {
         &self.rs
@@ -262,6 +268,11 @@ pub(crate) struct ResponderSend2 {
 }
 
 impl ResponderSend2 {
+    /// The local static key (what the libp2p payload signs).
+    pub(crate) fn local_static(&self) -> &[u8; DH_LEN] {
+        self.s.public()
+    }
+
     /// Writes message 2 with `payload` to `out`.
     pub(crate) fn write_message2(
         mut self,
