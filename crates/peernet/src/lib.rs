@@ -10,6 +10,7 @@
 )]
 
 pub mod multistream;
+pub mod noise;
 
 pub use peernet_core as core;
 pub use peernet_core::PeerId;
