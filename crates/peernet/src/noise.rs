@@ -123,7 +123,8 @@ where
         plain_start: 0,
         plain_end: 0,
         read_eof: false,
-        read_failed: false,
+        read_error: None,
+        read_truncated: false,
         wbuf: Vec::with_capacity(WRITE_HIGH_WATER + MAX_FRAME_LEN),
         wpos: 0,
         sealed_end: 0,
@@ -151,7 +152,10 @@ pub struct NoiseStream<T> {
     plain_start: usize,
     plain_end: usize,
     read_eof: bool,
-    read_failed: bool,
+    /// A frame failed to decrypt: the session's read side is dead, every read repeats this.
+    read_error: Option<NoiseError>,
+    /// The stream ended inside a frame.
+    read_truncated: bool,
     /// Sealed frames `[wpos, sealed_end)` waiting for `io`, then the open frame (length prefix
     /// reserved, plaintext so far) when `open_frame` is set.
     wbuf: Vec<u8>,
@@ -181,6 +185,14 @@ impl<T> NoiseStream<T> {
 
 fn noise_io_error(kind: io::ErrorKind, e: NoiseError) -> io::Error {
     io::Error::new(kind, e)
+}
+
+/// The remote closed the stream in the middle of a frame (remote at fault, or a cut connection).
+fn truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "stream ended inside a noise frame",
+    )
 }
 
 impl<T: AsyncWrite + Unpin> NoiseStream<T> {
@@ -278,17 +290,19 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.read_failed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "noise session failed earlier",
-            )));
+        if let Some(e) = &this.read_error {
+            return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e.clone())));
+        }
+        if this.read_truncated {
+            return Poll::Ready(Err(truncated()));
         }
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        let mut copied = false;
         loop {
-            // 1. Plaintext ready: hand it out.
+            // 1. Plaintext ready: hand it out, and go on with the next buffered frame while the
+            //    caller's buffer has room (one call can return many frames).
             if this.plain_start < this.plain_end {
                 let n = buf.remaining().min(this.plain_end - this.plain_start);
                 let plain = this
@@ -297,7 +311,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                     .unwrap_or_default();
                 buf.put_slice(plain);
                 this.plain_start += n;
-                return Poll::Ready(Ok(()));
+                copied = true;
+                if buf.remaining() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
             }
             // 2. A whole frame buffered: decrypt it in place.
             let raw = this.rbuf.get(this.rpos..this.rend).unwrap_or_default();
@@ -311,8 +329,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                             this.plain_end = start + plain.len();
                         }
                         Err(e) => {
-                            this.read_failed = true;
                             tracing::debug!(error = %e, "noise frame rejected");
+                            this.read_error = Some(e.clone());
+                            if copied {
+                                // Deliver the good plaintext; the error comes on the next call.
+                                return Poll::Ready(Ok(()));
+                            }
                             return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e)));
                         }
                     }
@@ -322,7 +344,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 Some(len) => LENGTH_PREFIX_LEN + len,
                 None => LENGTH_PREFIX_LEN,
             };
-            // 3. Need more bytes: make room for the whole frame, then read.
+            // 3. Need more bytes. Return what was copied rather than wait for the socket.
+            if copied {
+                return Poll::Ready(Ok(()));
+            }
+            // Make room for the whole frame, then read.
             if this.rpos == this.rend {
                 (this.rpos, this.rend) = (0, 0);
             } else if this.rbuf.len() - this.rpos < need {
@@ -336,11 +362,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 if this.rpos == this.rend {
                     return Poll::Ready(Ok(()));
                 }
-                this.read_failed = true;
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "stream ended inside a noise frame",
-                )));
+                this.read_truncated = true;
+                return Poll::Ready(Err(truncated()));
             }
             let mut read_buf = ReadBuf::new(this.rbuf.get_mut(this.rend..).unwrap_or_default());
             ready!(Pin::new(&mut this.io).poll_read(cx, &mut read_buf))?;
@@ -609,5 +632,99 @@ mod tests {
         assert!(b.read(&mut [0u8; 10]).await.is_err());
         drop((a, b));
         relay.await.unwrap();
+    }
+
+    /// Runs the initiator side by hand with the sans-IO core, so the test controls every byte
+    /// sent after the handshake. `early` is encrypted and sent in the same write as message 3.
+    async fn manual_initiator(
+        io: &mut tokio::io::DuplexStream,
+        early: &[u8],
+    ) -> peernet_core::noise::Transport {
+        let mut hs = Handshake::initiator(&Keypair::ed25519_from_seed(1), None, &[]);
+        let mut out = Vec::new();
+        hs.write_output(&mut out);
+        io.write_all(&out).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        while !hs.is_finished() {
+            let n = io.read(&mut buf).await.unwrap();
+            assert_eq!(hs.read_input(&buf[..n]).unwrap(), n);
+        }
+        out.clear();
+        hs.write_output(&mut out);
+        let (mut transport, _) = hs.finish().unwrap();
+        if !early.is_empty() {
+            transport.encrypt(early, &mut out).unwrap();
+        }
+        io.write_all(&out).await.unwrap();
+        transport
+    }
+
+    #[tokio::test]
+    async fn frames_of_any_size_and_pipelined_data_are_delivered() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (mut transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b"right behind message 3"),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        let mut expected = b"right behind message 3".to_vec();
+        let mut wire = Vec::new();
+        for len in [0, 1, 0, 16, 65519, 3, 0, 40000] {
+            let data = pattern(len);
+            transport.encrypt(&data, &mut wire).unwrap();
+            expected.extend_from_slice(&data);
+        }
+        // Dribble the frames in odd-sized pieces.
+        let sender = tokio::spawn(async move {
+            for piece in wire.chunks(1234) {
+                remote.write_all(piece).await.unwrap();
+            }
+            remote.shutdown().await.unwrap();
+            remote
+        });
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.unwrap();
+        assert!(got == expected);
+        drop(sender.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_inside_a_frame_is_unexpected_eof() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (mut transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b""),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        let mut wire = Vec::new();
+        transport.encrypt(b"complete", &mut wire).unwrap();
+        let first = wire.len();
+        transport.encrypt(b"cut short", &mut wire).unwrap();
+        remote.write_all(&wire[..first + 5]).await.unwrap();
+        remote.shutdown().await.unwrap();
+        let mut buf = [0u8; 8];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"complete");
+        let err = stream.read(&mut [0u8; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(stream.read(&mut [0u8; 64]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_frame_shorter_than_a_tag_is_invalid_data() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (_transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b""),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        remote.write_all(&[0, 3, 1, 2, 3]).await.unwrap();
+        let err = stream.read(&mut [0u8; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<NoiseError>());
+        assert_eq!(inner, Some(&NoiseError::FrameTooShort(3)));
     }
 }
