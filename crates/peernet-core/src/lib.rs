@@ -17,8 +17,12 @@
 )]
 
 pub mod identity;
+pub mod multiaddr;
 pub mod multistream;
 pub mod noise;
+pub mod perf;
+pub mod ping;
 pub mod varint;
 
 pub use identity::PeerId;
+pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};

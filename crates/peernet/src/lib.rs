@@ -11,6 +11,8 @@
 
 pub mod multistream;
 pub mod noise;
+mod transport;
 
 pub use peernet_core as core;
-pub use peernet_core::PeerId;
+pub use peernet_core::{Multiaddr, PeerId};
+pub use transport::{TcpConfig, TcpTransport, TransportError};
