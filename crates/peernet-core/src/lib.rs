@@ -9,7 +9,10 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
+//! - [`multistream`]: multistream-select 1.0, dialer and listener;
 //! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
+//! - [`ping`] and [`perf`]: the ping and perf protocols;
+//! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`varint`]: unsigned varints and length-prefixed framing.
 #![cfg_attr(
     not(test),
@@ -22,7 +25,10 @@ pub mod multistream;
 pub mod noise;
 pub mod perf;
 pub mod ping;
+pub mod plaintext;
+pub(crate) mod protobuf;
 pub mod varint;
 
-pub use identity::PeerId;
+pub use identity::{KeyType, Keypair, PeerId, PublicKey};
 pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};
+pub use protobuf::ProtobufError;

@@ -3,7 +3,7 @@
 
 mod tcp;
 
-pub use tcp::{can_handle as tcp_can_handle, tcp_socket_addr, TcpConfig, TcpTransport};
+pub use tcp::{TcpConfig, TcpTransport};
 
 use peernet_core::multiaddr::Multiaddr;
 

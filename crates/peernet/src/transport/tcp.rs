@@ -54,11 +54,6 @@ pub fn tcp_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
     }
 }
 
-/// Whether the TCP transport can dial or listen on `addr`.
-pub fn can_handle(addr: &Multiaddr) -> bool {
-    tcp_socket_addr(addr).is_ok()
-}
-
 /// The TCP transport.
 #[derive(Debug, Clone, Default)]
 pub struct TcpTransport {
