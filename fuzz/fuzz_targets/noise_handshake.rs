@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use peernet_core::noise::{Handshake, Keypair};
+use peernet_core::noise::Handshake;
+use peernet_core::Keypair;
 
 fuzz_target!(|data: &[u8]| {
     let [role, split, input @ ..] = data else {

@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use peernet::noise::{upgrade_inbound, upgrade_outbound};
-use peernet_core::noise::{Handshake, Keypair, Transport, MAX_PLAINTEXT_LEN};
+use peernet_core::noise::{Handshake, Transport, MAX_PLAINTEXT_LEN};
+use peernet_core::Keypair;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

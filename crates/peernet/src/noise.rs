@@ -20,10 +20,10 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use peernet_core::noise::{
-    message_len, Handshake, Keypair, NoiseError, Receiver, Sender, LENGTH_PREFIX_LEN,
-    MAX_FRAME_LEN, MAX_PLAINTEXT_LEN,
+    message_len, Handshake, NoiseError, Receiver, Sender, LENGTH_PREFIX_LEN, MAX_FRAME_LEN,
+    MAX_PLAINTEXT_LEN,
 };
-use peernet_core::PeerId;
+use peernet_core::{Keypair, PeerId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 pub use peernet_core::noise::RemoteInfo;

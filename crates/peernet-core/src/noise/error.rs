@@ -1,6 +1,7 @@
 //! [`NoiseError`]: everything that can end a Noise handshake or session, with who was at fault.
 
-use crate::PeerId;
+use crate::identity::KeyError;
+use crate::{PeerId, ProtobufError};
 
 /// Why a Noise handshake or a Noise transport frame failed.
 ///
@@ -31,16 +32,20 @@ pub enum NoiseError {
     /// Remote at fault: a frame's length prefix announces fewer bytes than an authentication tag.
     #[error("noise transport frame of {0} bytes is shorter than the 16-byte tag")]
     FrameTooShort(usize),
-    /// Remote at fault: the handshake payload is not a valid `NoiseHandshakePayload` protobuf or
-    /// exceeds one of the size caps; the text says which field.
+    /// Remote at fault: the handshake payload is not a valid `NoiseHandshakePayload` protobuf,
+    /// repeats a singular field, or a field exceeds its size cap; the inner error says which.
     #[error("malformed noise handshake payload: {0}")]
-    MalformedPayload(&'static str),
+    MalformedPayload(#[from] ProtobufError),
+    /// Remote at fault: the payload's extensions list more than 100 entries in one field, or
+    /// announce a stream muxer whose name is not UTF-8.
+    #[error("invalid noise extensions: {0}")]
+    InvalidExtensions(&'static str),
     /// Remote at fault: the handshake payload carries no identity key or no signature.
     #[error("noise handshake payload lacks the {0} field")]
     MissingPayloadField(&'static str),
     /// Remote at fault: the identity key in the payload is not a valid libp2p public key.
     #[error("remote identity key is invalid: {0}")]
-    InvalidIdentityKey(String),
+    InvalidIdentityKey(#[source] KeyError),
     /// Remote at fault: the payload's signature over `"noise-libp2p-static-key:"` and the Noise
     /// static key does not verify under the announced identity key.
     #[error("remote's signature over its noise static key is invalid")]

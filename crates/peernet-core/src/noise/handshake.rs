@@ -13,12 +13,11 @@
 //! initiator verifies the responder before it sends message 3, so it never reveals its identity
 //! to a responder that failed authentication or is not the peer it dialed.
 
-use super::identity_shim::{Keypair, PublicKey};
 use super::payload::{NoiseExtensions, NoiseHandshakePayload};
 use super::transport::{message_len, Transport, LENGTH_PREFIX_LEN, MAX_MESSAGE_LEN};
 use super::xx::{self, DhKeypair, DH_LEN};
 use super::NoiseError;
-use crate::PeerId;
+use crate::{Keypair, PeerId, PublicKey};
 
 /// What is signed with the identity key: this prefix followed by the Noise static public key.
 pub const STATIC_KEY_SIGNATURE_PREFIX: &[u8] = b"noise-libp2p-static-key:";
@@ -299,7 +298,7 @@ impl Handshake {
             return Err(NoiseError::MissingPayloadField("identity_sig"));
         }
         let public_key = PublicKey::from_protobuf_encoding(&payload.identity_key)
-            .map_err(|e| NoiseError::InvalidIdentityKey(e.to_string()))?;
+            .map_err(NoiseError::InvalidIdentityKey)?;
         let mut signed = Vec::with_capacity(STATIC_KEY_SIGNATURE_PREFIX.len() + DH_LEN);
         signed.extend_from_slice(STATIC_KEY_SIGNATURE_PREFIX);
         signed.extend_from_slice(static_key);
@@ -424,7 +423,7 @@ mod tests {
         let resp = Handshake::responder(&b, None, &[YAMUX]);
         let ((mut ti, ri), (mut tr, rr)) = run(init, resp).unwrap();
         assert_eq!(ri.peer_id, b.public().to_peer_id());
-        assert_eq!(ri.public_key, b.public());
+        assert_eq!(&ri.public_key, b.public());
         assert_eq!(rr.peer_id, a.public().to_peer_id());
         assert_eq!(ri.negotiated_muxer.as_deref(), Some(YAMUX));
         assert_eq!(rr.negotiated_muxer.as_deref(), Some(YAMUX));
@@ -510,25 +509,10 @@ mod tests {
     fn a_signature_over_another_static_key_is_refused() {
         let (a, b) = keys();
         let mut init = Handshake::initiator(&a, None, &[]);
-        let mut resp = Handshake::responder(&b, None, &[]);
-        pump(&mut init, &mut resp).unwrap();
-        // Rebuild message 2 by hand with a payload that signs a different key.
-        let Step::ResponderAwait3(_) = resp.step else {
-            panic!("responder should await message 3")
-        };
-        let mut init2 = Handshake::initiator(&a, None, &[]);
-        let mut wire = Vec::new();
-        init2.write_output(&mut wire);
-        let re: [u8; 32] = wire[2..34].try_into().unwrap();
-        let state = xx::ResponderStart::new(&[], DhKeypair::generate(), DhKeypair::generate());
-        let state = state.read_message1(&re, &mut Vec::new()).unwrap();
-        let payload = resp.local_payload(&[9u8; 32]);
-        let mut msg = Vec::new();
-        state.write_message2(&payload, &mut msg).unwrap();
-        let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
-        framed.extend_from_slice(&msg);
+        let signer = Handshake::responder(&b, None, &[]);
+        let msg = forged_message2(&mut init, &signer.local_payload(&[9u8; 32]));
         assert_eq!(
-            init2.read_input(&framed).unwrap_err(),
+            init.read_input(&msg).unwrap_err(),
             NoiseError::InvalidSignature
         );
     }
@@ -613,19 +597,67 @@ mod tests {
 
     #[test]
     fn a_payload_without_identity_is_refused() {
-        let (a, _) = keys();
+        let (a, b) = keys();
         let mut init = Handshake::initiator(&a, None, &[]);
+        let msg = forged_message2(&mut init, &[]);
+        assert_eq!(
+            init.read_input(&msg).unwrap_err(),
+            NoiseError::MissingPayloadField("identity_key")
+        );
+        let mut init = Handshake::initiator(&a, None, &[]);
+        let payload = NoiseHandshakePayload {
+            identity_key: b.public().to_protobuf_encoding(),
+            ..Default::default()
+        };
+        let msg = forged_message2(&mut init, &payload.to_vec());
+        assert_eq!(
+            init.read_input(&msg).unwrap_err(),
+            NoiseError::MissingPayloadField("identity_sig")
+        );
+    }
+
+    #[test]
+    fn secp256k1_and_ecdsa_identities_work() {
+        let (a, b) = (Keypair::generate_secp256k1(), Keypair::generate_ecdsa());
+        let init = Handshake::initiator(&a, Some(b.to_peer_id()), &[YAMUX]);
+        let resp = Handshake::responder(&b, Some(a.to_peer_id()), &[YAMUX]);
+        let ((_, ri), (_, rr)) = run(init, resp).unwrap();
+        assert_eq!(&ri.public_key, b.public());
+        assert_eq!(&rr.public_key, a.public());
+    }
+
+    /// Builds a message 2 answering `init`'s message 1 with an arbitrary payload.
+    fn forged_message2(init: &mut Handshake, payload: &[u8]) -> Vec<u8> {
         let mut wire = Vec::new();
         init.write_output(&mut wire);
         let state = xx::ResponderStart::new(&[], DhKeypair::generate(), DhKeypair::generate());
         let state = state.read_message1(&wire[2..], &mut Vec::new()).unwrap();
         let mut msg = Vec::new();
-        state.write_message2(&[], &mut msg).unwrap();
+        state.write_message2(payload, &mut msg).unwrap();
         let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
         framed.extend_from_slice(&msg);
-        assert_eq!(
-            init.read_input(&framed).unwrap_err(),
-            NoiseError::MissingPayloadField("identity_key")
-        );
+        framed
+    }
+
+    #[test]
+    fn an_undecodable_identity_key_is_refused() {
+        let (a, _) = keys();
+        let mut init = Handshake::initiator(&a, None, &[]);
+        let payload = NoiseHandshakePayload {
+            identity_key: vec![0x08, 0x09, 0x12, 0x01, 0x00],
+            identity_sig: vec![1; 64],
+            extensions: None,
+        };
+        let msg = forged_message2(&mut init, &payload.to_vec());
+        assert!(matches!(
+            init.read_input(&msg),
+            Err(NoiseError::InvalidIdentityKey(_))
+        ));
+        let mut init = Handshake::initiator(&a, None, &[]);
+        let msg = forged_message2(&mut init, &[0x0a, 0x40]);
+        assert!(matches!(
+            init.read_input(&msg),
+            Err(NoiseError::MalformedPayload(_))
+        ));
     }
 }

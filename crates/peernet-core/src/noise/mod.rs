@@ -16,7 +16,6 @@
 
 mod error;
 mod handshake;
-mod identity_shim;
 mod payload;
 mod symmetric;
 mod transport;
@@ -27,8 +26,6 @@ mod vectors;
 
 pub use error::NoiseError;
 pub use handshake::{Handshake, RemoteInfo, STATIC_KEY_SIGNATURE_PREFIX};
-// TEMPORARY: until the identity keys land on main.
-pub use identity_shim::{Keypair, PublicKey};
 pub use payload::{
     NoiseExtensions, NoiseHandshakePayload, MAX_CERTHASH_LEN, MAX_EXTENSION_ENTRIES,
     MAX_IDENTITY_KEY_LEN, MAX_IDENTITY_SIG_LEN, MAX_MUXER_NAME_LEN,

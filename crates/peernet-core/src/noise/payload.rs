@@ -12,12 +12,12 @@
 //! }
 //! ```
 //!
-//! Decoding follows protobuf rules (unknown fields skipped, a repeated scalar field's last value
-//! wins, repeated embedded messages merge) and caps every length so that a hostile payload
-//! cannot make the decoder hold more than a few kilobytes beyond the message itself.
+//! Decoding (with the crate's strict protobuf reader) skips unknown fields, refuses a repeated
+//! non-repeated field, and caps every length and list so that a hostile payload cannot make the
+//! decoder hold more than a few kilobytes beyond the message itself.
 
 use super::NoiseError;
-use crate::varint;
+use crate::protobuf::{set_once, Reader, Writer};
 
 /// Longest `identity_key` accepted: an RSA-8192 public key in its protobuf form fits easily.
 pub const MAX_IDENTITY_KEY_LEN: usize = 4096;
@@ -51,69 +51,14 @@ pub struct NoiseExtensions {
     pub stream_muxers: Vec<String>,
 }
 
-const WIRE_VARINT: u64 = 0;
-const WIRE_I64: u64 = 1;
-const WIRE_LEN: u64 = 2;
-const WIRE_I32: u64 = 5;
-
-fn put_bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-    varint::encode((field << 3) | WIRE_LEN, out);
-    varint::encode(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
-/// One field of a protobuf message.
-enum Field<'a> {
-    /// A length-delimited field (bytes, string, embedded message).
-    Bytes(u64, &'a [u8]),
-    /// Any other wire type, already skipped.
-    Other,
-}
-
-/// Reads the next field from the front of `input`.
-fn next_field<'a>(input: &mut &'a [u8]) -> Result<Field<'a>, NoiseError> {
-    let malformed = NoiseError::MalformedPayload;
-    let (key, rest) = varint::decode(input).map_err(|_| malformed("field key"))?;
-    let (field, wire) = (key >> 3, key & 7);
-    if field == 0 {
-        return Err(malformed("field number 0"));
-    }
-    let (value, rest) = match wire {
-        WIRE_VARINT => {
-            let (_, rest) = varint::decode(rest).map_err(|_| malformed("varint field"))?;
-            (Field::Other, rest)
-        }
-        WIRE_I64 => {
-            let rest = rest.get(8..).ok_or(malformed("truncated 64-bit field"))?;
-            (Field::Other, rest)
-        }
-        WIRE_I32 => {
-            let rest = rest.get(4..).ok_or(malformed("truncated 32-bit field"))?;
-            (Field::Other, rest)
-        }
-        WIRE_LEN => {
-            let (len, rest) = varint::decode(rest).map_err(|_| malformed("field length"))?;
-            let len = usize::try_from(len).map_err(|_| malformed("field length"))?;
-            let (bytes, rest) = rest
-                .split_at_checked(len)
-                .ok_or(malformed("field longer than the message"))?;
-            (Field::Bytes(field, bytes), rest)
-        }
-        _ => return Err(malformed("unsupported wire type")),
-    };
-    *input = rest;
-    Ok(value)
-}
-
 impl NoiseHandshakePayload {
     /// Appends the protobuf encoding to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        put_bytes_field(1, &self.identity_key, out);
-        put_bytes_field(2, &self.identity_sig, out);
+        let mut w = Writer::new(out);
+        w.bytes(1, &self.identity_key);
+        w.bytes(2, &self.identity_sig);
         if let Some(ext) = &self.extensions {
-            let mut inner = Vec::new();
-            ext.encode(&mut inner);
-            put_bytes_field(4, &inner, out);
+            w.message(4, |w| ext.write(w));
         }
     }
 
@@ -126,86 +71,79 @@ impl NoiseHandshakePayload {
 
     /// Decodes a payload received from the remote, enforcing the size caps of this module.
     ///
-    /// Absent `identity_key` or `identity_sig` decode as empty; the handshake rejects them.
-    pub fn decode(mut input: &[u8]) -> Result<Self, NoiseError> {
-        let mut payload = NoiseHandshakePayload::default();
-        while !input.is_empty() {
-            match next_field(&mut input)? {
-                Field::Bytes(1, key) => {
-                    if key.len() > MAX_IDENTITY_KEY_LEN {
-                        return Err(NoiseError::MalformedPayload("identity_key too long"));
-                    }
-                    payload.identity_key = key.to_vec();
+    /// Unknown fields are skipped; a non-repeated field that appears twice is refused (libp2p
+    /// encoders never repeat one). Absent `identity_key` or `identity_sig` decode as empty; the
+    /// handshake rejects them.
+    pub fn decode(input: &[u8]) -> Result<Self, NoiseError> {
+        let (mut key, mut sig, mut extensions) = (None, None, None);
+        let mut r = Reader::new(input);
+        while let Some(field) = r.next_field()? {
+            match field.number {
+                1 => set_once(&mut key, 1, field.bytes(MAX_IDENTITY_KEY_LEN)?)?,
+                2 => set_once(&mut sig, 2, field.bytes(MAX_IDENTITY_SIG_LEN)?)?,
+                4 => {
+                    let ext = NoiseExtensions::decode(field.bytes(usize::MAX)?)?;
+                    set_once(&mut extensions, 4, ext)?;
                 }
-                Field::Bytes(2, sig) => {
-                    if sig.len() > MAX_IDENTITY_SIG_LEN {
-                        return Err(NoiseError::MalformedPayload("identity_sig too long"));
-                    }
-                    payload.identity_sig = sig.to_vec();
-                }
-                Field::Bytes(4, ext) => {
-                    // Repeated occurrences of an embedded message merge (protobuf rules).
-                    let extensions = payload.extensions.get_or_insert_with(Default::default);
-                    extensions.merge_from(ext)?;
-                }
-                Field::Bytes(..) | Field::Other => {}
+                _ => {}
             }
         }
-        Ok(payload)
+        Ok(NoiseHandshakePayload {
+            identity_key: key.unwrap_or_default().to_vec(),
+            identity_sig: sig.unwrap_or_default().to_vec(),
+            extensions,
+        })
     }
 }
 
 impl NoiseExtensions {
     /// Appends the protobuf encoding to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.write(&mut Writer::new(out));
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
         for hash in &self.webtransport_certhashes {
-            put_bytes_field(1, hash, out);
+            w.bytes(1, hash);
         }
         for muxer in &self.stream_muxers {
-            put_bytes_field(2, muxer.as_bytes(), out);
+            w.bytes(2, muxer.as_bytes());
         }
     }
 
     /// Decodes extensions received from the remote, enforcing the size caps of this module.
     pub fn decode(input: &[u8]) -> Result<Self, NoiseError> {
-        let mut extensions = NoiseExtensions::default();
-        extensions.merge_from(input)?;
-        Ok(extensions)
-    }
-
-    fn merge_from(&mut self, mut input: &[u8]) -> Result<(), NoiseError> {
-        while !input.is_empty() {
-            match next_field(&mut input)? {
-                Field::Bytes(1, hash) => {
-                    if hash.len() > MAX_CERTHASH_LEN {
-                        return Err(NoiseError::MalformedPayload("certhash too long"));
+        let mut ext = NoiseExtensions::default();
+        let mut r = Reader::new(input);
+        while let Some(field) = r.next_field()? {
+            match field.number {
+                1 => {
+                    let hash = field.bytes(MAX_CERTHASH_LEN)?;
+                    if ext.webtransport_certhashes.len() >= MAX_EXTENSION_ENTRIES {
+                        return Err(NoiseError::InvalidExtensions("more than 100 certhashes"));
                     }
-                    if self.webtransport_certhashes.len() >= MAX_EXTENSION_ENTRIES {
-                        return Err(NoiseError::MalformedPayload("too many certhashes"));
-                    }
-                    self.webtransport_certhashes.push(hash.to_vec());
+                    ext.webtransport_certhashes.push(hash.to_vec());
                 }
-                Field::Bytes(2, name) => {
-                    if name.len() > MAX_MUXER_NAME_LEN {
-                        return Err(NoiseError::MalformedPayload("stream muxer name too long"));
-                    }
-                    if self.stream_muxers.len() >= MAX_EXTENSION_ENTRIES {
-                        return Err(NoiseError::MalformedPayload("too many stream muxers"));
+                2 => {
+                    let name = field.bytes(MAX_MUXER_NAME_LEN)?;
+                    if ext.stream_muxers.len() >= MAX_EXTENSION_ENTRIES {
+                        return Err(NoiseError::InvalidExtensions("more than 100 stream muxers"));
                     }
                     let name = std::str::from_utf8(name)
-                        .map_err(|_| NoiseError::MalformedPayload("stream muxer is not UTF-8"))?;
-                    self.stream_muxers.push(name.to_owned());
+                        .map_err(|_| NoiseError::InvalidExtensions("stream muxer is not UTF-8"))?;
+                    ext.stream_muxers.push(name.to_owned());
                 }
-                Field::Bytes(..) | Field::Other => {}
+                _ => {}
             }
         }
-        Ok(())
+        Ok(ext)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProtobufError;
     use proptest::prelude::*;
 
     #[test]
@@ -226,27 +164,37 @@ mod tests {
     }
 
     #[test]
-    fn skips_unknown_fields_and_merges_extensions() {
-        // field 3 (bytes, legacy `data`), field 5 varint, field 6 fixed32, field 7 fixed64,
-        // then extensions twice.
+    fn skips_unknown_fields_and_refuses_repeated_singular_fields() {
+        // field 3 (bytes, the legacy `data`), field 5 varint, field 6 fixed32, field 7 fixed64,
+        // then extensions with two muxers.
         let mut bytes = vec![0x1a, 1, 0xff, 0x28, 0x96, 0x01, 0x35, 0, 0, 0, 0];
         bytes.extend_from_slice(&[0x39, 0, 0, 0, 0, 0, 0, 0, 0]);
-        bytes.extend_from_slice(&[0x22, 3, 0x12, 1, b'a', 0x22, 3, 0x12, 1, b'b']);
+        bytes.extend_from_slice(&[0x22, 6, 0x12, 1, b'a', 0x12, 1, b'b']);
         let payload = NoiseHandshakePayload::decode(&bytes).unwrap();
         assert!(payload.identity_key.is_empty());
         assert_eq!(payload.extensions.unwrap().stream_muxers, vec!["a", "b"]);
+
+        for twice in [&[0x0a, 1, 1, 0x0a, 1, 2][..], &[0x22, 0, 0x22, 0][..]] {
+            assert!(matches!(
+                NoiseHandshakePayload::decode(twice),
+                Err(NoiseError::MalformedPayload(ProtobufError::DuplicateField(
+                    _
+                )))
+            ));
+        }
     }
 
     #[test]
     fn rejects_malformed_input() {
         for bad in [
-            &[0x0a, 5, 1][..],             // length beyond the end
-            &[0x0b][..],                   // wire type 3 (group)
-            &[0x02, 0][..],                // field number 0
-            &[0x22, 2, 0x12, 1][..],       // truncated inner field
-            &[0x22, 3, 0x12, 1, 0xff][..], // muxer not UTF-8
-            &[0x0a, 0x80][..],             // truncated varint length
-            &[0x39, 0, 0][..],             // truncated fixed64
+            &[0x0a, 5, 1][..],       // length beyond the end
+            &[0x0b][..],             // wire type 3 (group)
+            &[0x02, 0][..],          // field number 0
+            &[0x22, 2, 0x12, 1][..], // truncated inner field
+            &[0x0a, 0x80][..],       // truncated varint length
+            &[0x39, 0, 0][..],       // truncated fixed64
+            &[0x08, 0x01, 0x0a][..], // truncated after a valid varint field
+            &[0x08, 0x01][..],       // identity_key with the varint wire type
         ] {
             assert!(
                 matches!(
@@ -256,6 +204,10 @@ mod tests {
                 "{bad:?}"
             );
         }
+        assert_eq!(
+            NoiseHandshakePayload::decode(&[0x22, 3, 0x12, 1, 0xff]),
+            Err(NoiseError::InvalidExtensions("stream muxer is not UTF-8"))
+        );
     }
 
     #[test]
