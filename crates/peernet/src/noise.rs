@@ -14,6 +14,31 @@
 //! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
 //! the whole connection upgrade). A stream that closes mid-handshake ends it with
 //! [`UpgradeError::Closed`].
+//!
+//! ```
+//! use peernet::noise::{upgrade_inbound, upgrade_outbound};
+//! use peernet::core::Keypair;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (alice, bob) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+//! let (a_io, b_io) = tokio::io::duplex(64 * 1024); // a TcpStream in real use
+//! let (dialed, accepted) = tokio::join!(
+//!     upgrade_outbound(a_io, &alice, Some(bob.to_peer_id()), &["/yamux/1.0.0"]),
+//!     upgrade_inbound(b_io, &bob, &["/yamux/1.0.0"]),
+//! );
+//! let ((mut a, bob_info), (mut b, _)) = (dialed?, accepted?);
+//! assert_eq!(bob_info.negotiated_muxer.as_deref(), Some("/yamux/1.0.0"));
+//!
+//! a.write_all(b"hello").await?;
+//! a.flush().await?; // writes are held until a frame fills up or a flush
+//! let mut buf = [0u8; 5];
+//! b.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"hello");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::pin::Pin;

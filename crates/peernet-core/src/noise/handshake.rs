@@ -71,6 +71,38 @@ enum Step {
 ///
 /// If the connection closes before the handshake finishes, that is the driver's error to report.
 /// Any error from this type is final: the handshake cannot continue.
+///
+/// ```
+/// use peernet_core::noise::Handshake;
+/// use peernet_core::Keypair;
+///
+/// let (alice, bob) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+/// let mut dialer = Handshake::initiator(&alice, Some(bob.to_peer_id()), &["/yamux/1.0.0"]);
+/// let mut listener = Handshake::responder(&bob, None, &["/yamux/1.0.0"]);
+///
+/// // Carry the bytes by hand: -> e, <- e ee s es, -> s se.
+/// let mut wire = Vec::new();
+/// while !(dialer.is_finished() && listener.is_finished()) {
+///     dialer.write_output(&mut wire);
+///     listener.read_input(&wire)?;
+///     wire.clear();
+///     listener.write_output(&mut wire);
+///     dialer.read_input(&wire)?;
+///     wire.clear();
+/// }
+/// let (mut to_bob, bob_info) = dialer.finish()?;
+/// let (mut to_alice, alice_info) = listener.finish()?;
+/// assert_eq!(bob_info.peer_id, bob.to_peer_id());
+/// assert_eq!(alice_info.negotiated_muxer.as_deref(), Some("/yamux/1.0.0"));
+///
+/// // Transport frames: 2-byte length prefix, ciphertext, 16-byte tag.
+/// let mut frame = Vec::new();
+/// to_bob.encrypt(b"hello", &mut frame)?;
+/// let mut plain = Vec::new();
+/// to_alice.decrypt(&frame[2..], &mut plain)?;
+/// assert_eq!(plain, b"hello");
+/// # Ok::<(), peernet_core::noise::NoiseError>(())
+/// ```
 pub struct Handshake {
     step: Step,
     identity: Keypair,
