@@ -15,6 +15,8 @@
 //! `peernet` crate.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod payload;
 mod symmetric;
