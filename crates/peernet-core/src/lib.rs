@@ -10,6 +10,7 @@
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`multistream`]: multistream-select 1.0, dialer and listener;
+//! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
 //! - [`ping`] and [`perf`]: the ping and perf protocols;
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
@@ -25,6 +26,7 @@ pub mod dial;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;
+pub mod noise;
 pub mod perf;
 pub mod ping;
 pub mod plaintext;

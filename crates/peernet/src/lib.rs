@@ -10,6 +10,7 @@
 )]
 
 pub mod multistream;
+pub mod noise;
 mod transport;
 pub mod yamux;
 
