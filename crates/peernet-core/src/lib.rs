@@ -9,7 +9,8 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
-//! - [`varint`]: unsigned varints and length-prefixed framing.
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -17,6 +18,7 @@
 
 pub mod identity;
 pub mod multistream;
+pub mod tls;
 pub mod varint;
 
 pub use identity::PeerId;
