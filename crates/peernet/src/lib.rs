@@ -7,3 +7,5 @@
 )]
 
 pub use peernet_core as core;
+
+pub mod tls;
