@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use peernet::tls::{upgrade_inbound, upgrade_outbound};
-use peernet_core::tls::Keypair;
+use peernet_core::Keypair;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -144,7 +144,7 @@ fn seal(algorithm: &'static ring::aead::Algorithm, total: usize) -> Duration {
                 &mut record,
             )
             .unwrap_or_else(|e| panic!("{e}"));
-        std::hint::black_box(tag);
+        let _ = std::hint::black_box(tag);
         counter += 1;
         done += record.len();
     }

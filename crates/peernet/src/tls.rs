@@ -12,7 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use peernet_core::tls::{self as core_tls, Keypair, TlsError};
+use peernet_core::tls::{self as core_tls, TlsError};
+use peernet_core::Keypair;
 use peernet_core::PeerId;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};

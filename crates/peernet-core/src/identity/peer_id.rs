@@ -3,6 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use sha2::Digest as _;
+
+use super::PublicKey;
+
 /// Multihash code of the identity "hash" (the key itself, used when it is at most 42 bytes).
 pub(crate) const MULTIHASH_IDENTITY: u64 = 0x00;
 /// Multihash code of sha2-256.
@@ -65,6 +69,24 @@ impl PeerId {
         })
     }
 
+    /// The peer id of a public key: the identity multihash of its protobuf encoding when that
+    /// is at most 42 bytes (Ed25519, secp256k1), else its sha2-256 multihash (ECDSA, RSA).
+    pub fn from_public_key(key: &PublicKey) -> Self {
+        let encoded = key.to_protobuf_encoding();
+        if encoded.len() <= MAX_INLINE_KEY_LEN {
+            PeerId::from_multihash(MULTIHASH_IDENTITY, &encoded)
+        } else {
+            PeerId::from_multihash(MULTIHASH_SHA256, &sha2::Sha256::digest(&encoded))
+        }
+    }
+
+    /// A random peer id: a sha2-256 multihash of 32 random bytes (from the operating system's
+    /// RNG). Nobody holds a key for it; it is meant for tests and placeholders.
+    pub fn random() -> Self {
+        let digest: [u8; 32] = rand::random();
+        PeerId::from_multihash(MULTIHASH_SHA256, &digest)
+    }
+
     /// Builds a peer id from a multihash code and digest (internal: codes are trusted).
     pub(crate) fn from_multihash(code: u64, digest: &[u8]) -> Self {
         let mut multihash = Vec::with_capacity(digest.len() + 2);
@@ -94,6 +116,19 @@ impl PeerId {
         let (code, rest) = crate::varint::decode(&self.multihash).ok()?;
         let (_, digest) = crate::varint::decode(rest).ok()?;
         (code == MULTIHASH_IDENTITY).then_some(digest)
+    }
+
+    /// The public key inlined in an identity-multihash peer id (Ed25519 and secp256k1 keys), or
+    /// `None` for a sha2-256 peer id or when the inlined bytes are not a valid public key.
+    pub fn to_public_key(&self) -> Option<PublicKey> {
+        let key = PublicKey::from_protobuf_encoding(self.inline_key()?).ok()?;
+        // A key whose canonical encoding differs from the inlined bytes does not own this id.
+        (PeerId::from_public_key(&key) == *self).then_some(key)
+    }
+
+    /// Whether `key` is the key this peer id was derived from.
+    pub fn is_public_key(&self, key: &PublicKey) -> bool {
+        PeerId::from_public_key(key) == *self
     }
 
     /// The CIDv1 text form (multibase base32, libp2p-key codec).

@@ -20,15 +20,12 @@
 mod certificate;
 mod config;
 mod der;
-mod identity_shim;
 mod verifier;
 
 #[cfg(test)]
 mod tests;
 
-// TEMPORARY: the identity keys are not merged yet; see identity_shim.rs.
-#[doc(hidden)]
-pub use identity_shim::{KeyError, Keypair, PublicKey};
+use crate::identity::{KeyError, Keypair, PublicKey};
 
 pub use certificate::{
     make_certificate, make_certificate_at, parse_certificate, P2pCertificate, SignedKey,

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use peernet_core::tls::{Keypair, Libp2pCertVerifier, TlsError};
+use peernet_core::tls::{Libp2pCertVerifier, TlsError};
+use peernet_core::Keypair;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
