@@ -202,11 +202,13 @@ struct RawCertificate<'a> {
 /// - the host key in the extension parses and its signature over
 ///   `"libp2p-tls-handshake:" || SubjectPublicKeyInfo` is valid.
 pub fn parse_certificate(der: &[u8]) -> Result<P2pCertificate, TlsError> {
+    // Cheap decoding first, signatures last: garbage costs no public-key operation (and the
+    // fuzzer reaches the host-key parser).
     let raw = parse_raw(der)?;
-    verify_self_signature(&raw)?;
     let signed_key = SignedKey::from_der(raw.extension)?;
     let public_key =
         PublicKey::from_protobuf_encoding(signed_key.public_key).map_err(TlsError::HostKey)?;
+    verify_self_signature(&raw)?;
     let mut message = Vec::with_capacity(SIGNATURE_PREFIX.len() + raw.spki.len());
     message.extend_from_slice(SIGNATURE_PREFIX);
     message.extend_from_slice(raw.spki);
