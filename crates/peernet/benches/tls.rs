@@ -1,7 +1,8 @@
 //! Throughput of the libp2p TLS driver: 1 GiB over loopback TCP through [`TlsStream`], next to
 //! raw loopback TCP and single-core AEAD sealing (ring) as the ceilings.
 //!
-//! Run with `cargo bench -p peernet --bench tls` (optionally `-- <MiB>` to change the size).
+//! Run with `cargo bench -p peernet --bench tls` (optionally `-- <MiB>` to change the size, and
+//! `-- tls` to run only the TLS transfers, for profiling).
 
 use std::time::{Duration, Instant};
 
@@ -157,6 +158,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(1024);
     let total = mib * 1024 * 1024;
+    let only_tls = std::env::args().any(|a| a == "tls");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -164,7 +166,15 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
 
     println!("peernet TLS benchmark, {mib} MiB per transfer, 2 worker threads");
+    if only_tls {
+        for _ in 0..3 {
+            let elapsed = runtime.block_on(tls(total));
+            println!("  TLS 1.3 over TCP loopback: {:6.2} Gbit/s", gbits(total, elapsed));
+        }
+        return;
+    }
     for (name, algorithm) in [
+        ("AES-128-GCM", &ring::aead::AES_128_GCM),
         ("AES-256-GCM", &ring::aead::AES_256_GCM),
         ("ChaCha20-Poly1305", &ring::aead::CHACHA20_POLY1305),
     ] {

@@ -32,10 +32,19 @@ pub struct RemoteInfo {
     pub muxer: Option<String>,
 }
 
-/// The ring provider restricted to what we want: all its TLS 1.3 suites (AES-256-GCM first,
-/// then AES-128-GCM and ChaCha20-Poly1305) and key exchange groups.
+/// The ring provider with its TLS 1.3 suites in our order of preference: AES-128-GCM (the
+/// fastest with AES instructions: 10 rounds against AES-256's 14; Go's TLS prefers it too),
+/// AES-256-GCM, then ChaCha20-Poly1305. The server follows the client's order, so a client
+/// without AES hardware that prefers ChaCha20 gets it.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::cipher_suite;
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites = vec![
+        cipher_suite::TLS13_AES_128_GCM_SHA256,
+        cipher_suite::TLS13_AES_256_GCM_SHA384,
+        cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    ];
+    Arc::new(provider)
 }
 
 /// The ALPN list: the muxers in order of preference, then `"libp2p"`.

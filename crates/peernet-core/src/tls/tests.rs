@@ -345,6 +345,10 @@ fn in_memory_handshake_authenticates_both_sides() {
     result.unwrap();
     assert!(!c.is_handshaking() && !s.is_handshaking());
     assert_eq!(c.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    assert_eq!(
+        c.negotiated_cipher_suite().map(|s| s.suite()),
+        Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+    );
     let at_client = remote_info(&c).unwrap();
     let at_server = remote_info(&s).unwrap();
     assert_eq!(at_client.peer_id, sk.public().to_peer_id());
