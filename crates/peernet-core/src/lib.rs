@@ -12,6 +12,8 @@
 //! - [`multistream`]: multistream-select 1.0, dialer and listener;
 //! - [`ping`] and [`perf`]: the ping and perf protocols;
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
+//! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
+//!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
 //! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
 //! - [`varint`]: unsigned varints and length-prefixed framing.
 #![cfg_attr(
@@ -19,6 +21,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod dial;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;
