@@ -169,7 +169,10 @@ fn main() {
     if only_tls {
         for _ in 0..3 {
             let elapsed = runtime.block_on(tls(total));
-            println!("  TLS 1.3 over TCP loopback: {:6.2} Gbit/s", gbits(total, elapsed));
+            println!(
+                "  TLS 1.3 over TCP loopback: {:6.2} Gbit/s",
+                gbits(total, elapsed)
+            );
         }
         return;
     }

@@ -431,3 +431,127 @@ fn configs_are_tls13_only_without_resumption() {
         vec![b"/yamux/1.0.0".to_vec(), ALPN.to_vec()]
     );
 }
+
+/// Replaces the first occurrence of `from` (hex) by `to` (same length) in a vector.
+fn patched(vector: &str, from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = vector.find(from).unwrap();
+    assert_eq!(at % 2, 0);
+    let mut hex_text = vector.to_string();
+    hex_text.replace_range(at..at + from.len(), to);
+    hex(&hex_text)
+}
+
+#[test]
+fn structural_refusals_are_typed() {
+    // v2 instead of v3.
+    assert_eq!(
+        parse_certificate(&patched(VECTOR_ED25519, "a003020102", "a003020101")).unwrap_err(),
+        TlsError::UnsupportedVersion
+    );
+    // The TBS algorithm (first occurrence) says ecdsa-with-SHA384, the outer one SHA-256.
+    assert_eq!(
+        parse_certificate(&patched(
+            VECTOR_ED25519,
+            "06082a8648ce3d040302",
+            "06082a8648ce3d040303"
+        ))
+        .unwrap_err(),
+        TlsError::SignatureAlgorithmMismatch
+    );
+    // The SPKI's namedCurve OID replaced by a SEQUENCE (explicit curve parameters).
+    assert_eq!(
+        parse_certificate(&patched(
+            VECTOR_ED25519,
+            "06082a8648ce3d030107",
+            "30080102030405060708"
+        ))
+        .unwrap_err(),
+        TlsError::NotNamedCurve
+    );
+    // The SPKI on secp256k1 (1.3.132.0.10), a curve we do not accept for certificate keys.
+    assert_eq!(
+        parse_certificate(&patched(
+            VECTOR_ED25519,
+            "06082a8648ce3d030107",
+            "06052b8104000a050000"
+        ))
+        .unwrap_err(),
+        TlsError::UnsupportedCertificateKey
+    );
+    // Both algorithms switched to 1.2.840.10045.4.3.1 (ecdsa-with-SHA224: hash under 256 bits).
+    let both = patched(
+        &hex::encode(patched(
+            VECTOR_ED25519,
+            "06082a8648ce3d040302",
+            "06082a8648ce3d040301",
+        )),
+        "06082a8648ce3d040302",
+        "06082a8648ce3d040301",
+    );
+    assert_eq!(
+        parse_certificate(&both).unwrap_err(),
+        TlsError::UnsupportedSignatureAlgorithm
+    );
+    // The host key in the extension: protobuf key type 1 (Ed25519) changed to 9.
+    assert!(matches!(
+        parse_certificate(&patched(VECTOR_ED25519, "0424080112", "0424080912")).unwrap_err(),
+        TlsError::HostKey(_)
+    ));
+}
+
+/// A libp2p certificate whose certificate key uses `algorithm`.
+fn certificate_with_key(
+    keypair: &Keypair,
+    algorithm: &'static rcgen::SignatureAlgorithm,
+) -> (Vec<u8>, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
+    let mut message = SIGNATURE_PREFIX.to_vec();
+    message.extend_from_slice(&key.public_key_der());
+    let host = keypair.public().to_protobuf_encoding();
+    let signature = keypair.sign(&message);
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            LIBP2P_EXTENSION_OID,
+            SignedKey {
+                public_key: &host,
+                signature: &signature,
+            }
+            .to_der(),
+        ));
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    (der, key)
+}
+
+#[test]
+fn other_certificate_key_types_verify() {
+    let keypair = Keypair::ed25519_from_seed(40);
+    for algorithm in [
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &rcgen::PKCS_ECDSA_P384_SHA384,
+        &rcgen::PKCS_ED25519,
+    ] {
+        let (der, _) = certificate_with_key(&keypair, algorithm);
+        assert_eq!(
+            parse_certificate(&der).unwrap().peer_id(),
+            &keypair.public().to_peer_id(),
+            "{algorithm:?}"
+        );
+    }
+}
+
+#[test]
+fn host_key_types_round_trip() {
+    for keypair in [
+        Keypair::generate_ed25519(),
+        Keypair::generate_secp256k1(),
+        Keypair::generate_ecdsa(),
+    ] {
+        let (der, _) = make_certificate(&keypair).unwrap();
+        let cert = parse_certificate(&der).unwrap();
+        assert_eq!(cert.peer_id(), &keypair.public().to_peer_id());
+        cert.check_validity(UnixTime::now()).unwrap();
+    }
+}
