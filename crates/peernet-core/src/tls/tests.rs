@@ -555,3 +555,25 @@ fn host_key_types_round_trip() {
         cert.check_validity(UnixTime::now()).unwrap();
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn signed_key_der_round_trips(
+        public_key in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        signature in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+    ) {
+        let signed = SignedKey { public_key: &public_key, signature: &signature };
+        let der = signed.to_der();
+        proptest::prop_assert_eq!(SignedKey::from_der(&der).unwrap(), signed);
+        // Any strict prefix is refused.
+        for cut in [0, 1, der.len() / 2, der.len() - 1] {
+            proptest::prop_assert!(SignedKey::from_der(&der[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..700)) {
+        let _ = parse_certificate(&bytes);
+        let _ = SignedKey::from_der(&bytes);
+    }
+}
