@@ -6,6 +6,35 @@
 //! [`peernet_core::tls`]; this module only pumps bytes with `tokio-rustls`.
 //!
 //! No timeout is applied here: the caller (the transport upgrader) bounds the whole upgrade.
+//!
+//! ```
+//! use peernet::core::Keypair;
+//! use peernet::tls::{upgrade_inbound, upgrade_outbound};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (dialer, listener) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+//! let listener_id = listener.public().to_peer_id();
+//! // Any AsyncRead + AsyncWrite works: a TcpStream, or an in-memory pipe here.
+//! let (a, b) = tokio::io::duplex(64 * 1024);
+//! let (outbound, inbound) = tokio::join!(
+//!     upgrade_outbound(a, &dialer, Some(listener_id.clone()), &["/yamux/1.0.0"]),
+//!     upgrade_inbound(b, &listener, &["/yamux/1.0.0"]),
+//! );
+//! let (mut client, remote) = outbound?;
+//! let (mut server, _) = inbound?;
+//! assert_eq!(remote.peer_id, listener_id);
+//! assert_eq!(remote.muxer.as_deref(), Some("/yamux/1.0.0")); // no multistream round needed
+//!
+//! client.write_all(b"hello").await?;
+//! client.shutdown().await?; // close_notify, then the write side of the pipe closes
+//! let mut got = Vec::new();
+//! server.read_to_end(&mut got).await?;
+//! assert_eq!(got, b"hello");
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::pin::Pin;

@@ -16,6 +16,18 @@
 //!   `connections/inlined-muxer-negotiation.md`): the muxer ids, then `"libp2p"`. A negotiated
 //!   muxer id is returned by [`remote_info`]; `"libp2p"` means "negotiate the muxer with
 //!   multistream-select".
+//!
+//! ```
+//! use peernet_core::tls::{make_certificate, parse_certificate};
+//! use peernet_core::Keypair;
+//!
+//! let host = Keypair::generate_ed25519();
+//! let (certificate, _private_key) = make_certificate(&host)?;
+//! // What the remote side checks: structure, both signatures, then the peer id.
+//! let parsed = parse_certificate(&certificate)?;
+//! assert_eq!(parsed.peer_id(), &host.public().to_peer_id());
+//! # Ok::<(), peernet_core::tls::TlsError>(())
+//! ```
 
 mod certificate;
 mod config;
