@@ -15,6 +15,7 @@
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
 //!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
+//! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
 //! - [`varint`]: unsigned varints and length-prefixed framing;
 //! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
 #![cfg_attr(
@@ -31,6 +32,7 @@ pub mod perf;
 pub mod ping;
 pub mod plaintext;
 pub(crate) mod protobuf;
+pub mod tls;
 pub mod varint;
 pub mod yamux;
 

@@ -11,6 +11,7 @@
 
 pub mod multistream;
 pub mod noise;
+pub mod tls;
 mod transport;
 pub mod yamux;
 
