@@ -9,12 +9,34 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod connection;
 pub mod multistream;
 pub mod noise;
 pub mod tls;
 mod transport;
+mod upgrader;
 pub mod yamux;
 
+pub use connection::{
+    Connection, ConnectionId, Direction, InboundStream, Stream, StreamError,
+    STREAM_NEGOTIATION_TIMEOUT,
+};
 pub use peernet_core as core;
-pub use peernet_core::{Multiaddr, PeerId};
-pub use transport::{TcpConfig, TcpTransport, TransportError};
+pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey};
+pub use transport::{Listener, TcpConfig, TcpTransport, TransportError};
+pub use upgrader::{
+    SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
+    DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,
+};
+
+/// Formats an error with its chain of sources on one line, for logs.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,16 +1,17 @@
 //! The TCP transport: `/ip4|ip6/<addr>/tcp/<port>` (with an optional trailing `/p2p/<id>`).
 //!
-//! This is the raw layer only: it dials and accepts plain TCP streams. The upgrader
-//! turns them into secure, multiplexed connections.
 //!
 
 use std::io;
 use std::net::SocketAddr;
 
 use peernet_core::multiaddr::{Multiaddr, Protocol};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use peernet_core::PeerId;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::mpsc;
 
-use super::TransportError;
+use super::{Listener, TransportError};
+use crate::{Connection, Upgrader};
 
 /// Options of the TCP transport.
 #[derive(Debug, Clone)]
@@ -54,16 +55,28 @@ pub fn tcp_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
     }
 }
 
-/// The TCP transport.
-#[derive(Debug, Clone, Default)]
+/// The TCP transport: dials and listens on TCP addresses, upgrading every connection with its
+/// [`Upgrader`] (go-libp2p's TCP transport holds its upgrader the same way).
+#[derive(Debug, Clone)]
 pub struct TcpTransport {
     config: TcpConfig,
+    upgrader: Upgrader,
 }
 
 impl TcpTransport {
-    /// A TCP transport with the given options.
-    pub fn new(config: TcpConfig) -> Self {
-        TcpTransport { config }
+    /// A TCP transport with the given options and upgrader.
+    pub fn new(upgrader: Upgrader, config: TcpConfig) -> Self {
+        TcpTransport { config, upgrader }
+    }
+
+    /// The upgrader every connection goes through.
+    pub fn upgrader(&self) -> &Upgrader {
+        &self.upgrader
+    }
+
+    /// Whether this transport dials and listens on `addr`.
+    pub fn can_handle(&self, addr: &Multiaddr) -> bool {
+        tcp_socket_addr(addr).is_ok()
     }
 
     fn socket_for(&self, addr: SocketAddr) -> io::Result<TcpSocket> {
@@ -79,40 +92,115 @@ impl TcpTransport {
         Ok(socket)
     }
 
-    /// Binds a listener on `addr`. Port 0 picks a free port; the returned listener knows the
-    /// actual address.
-    pub fn listen(&self, addr: &Multiaddr) -> Result<TcpListener, TransportError> {
-        let socket_addr = tcp_socket_addr(addr)?;
-        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
-        socket.bind(socket_addr).map_err(TransportError::Io)?;
-        socket
-            .listen(self.config.backlog)
-            .map_err(TransportError::Io)
-    }
-
-    /// Connects to `addr`. With `reuse_port`, the dial leaves from `local_port` when given.
+    /// Dials `addr` and upgrades the connection. The remote must be `expected`, or the peer in
+    /// the address's `/p2p/` suffix; with neither, any authenticated peer is accepted.
     pub async fn dial(
         &self,
         addr: &Multiaddr,
-        local: Option<SocketAddr>,
-    ) -> Result<TcpStream, TransportError> {
+        expected: Option<PeerId>,
+    ) -> Result<Connection, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
+        let expected = match (expected, addr.peer_id()) {
+            (Some(e), Some(in_addr)) if e != in_addr => {
+                return Err(TransportError::PeerIdMismatch {
+                    expected: e,
+                    in_addr,
+                })
+            }
+            (e, in_addr) => e.or(in_addr),
+        };
         let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
-        if let (true, Some(local)) = (self.config.reuse_port, local) {
-            socket.bind(local).map_err(TransportError::Io)?;
-        }
         let stream = socket
             .connect(socket_addr)
             .await
             .map_err(TransportError::Io)?;
-        self.configure(&stream)?;
-        Ok(stream)
-    }
-
-    /// Applies per-connection options to an accepted or dialed stream.
-    pub fn configure(&self, stream: &TcpStream) -> Result<(), TransportError> {
         stream
             .set_nodelay(self.config.nodelay)
-            .map_err(TransportError::Io)
+            .map_err(TransportError::Io)?;
+        let local = stream.local_addr().map_err(TransportError::Io)?;
+        let conn = self
+            .upgrader
+            .upgrade_outbound(
+                stream,
+                Multiaddr::tcp(socket_addr),
+                Multiaddr::tcp(local),
+                expected,
+            )
+            .await?;
+        Ok(conn)
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and starts accepting: each inbound connection
+    /// is upgraded on its own task, at most the upgrader's limit at once, so a slow handshake
+    /// never holds up the others.
+    pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
+        let socket_addr = tcp_socket_addr(addr)?;
+        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
+        socket.bind(socket_addr).map_err(TransportError::Io)?;
+        let listener = socket
+            .listen(self.config.backlog)
+            .map_err(TransportError::Io)?;
+        let local = listener.local_addr().map_err(TransportError::Io)?;
+        let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            self.upgrader.clone(),
+            self.config.nodelay,
+            tx,
+        ));
+        Ok(Listener::new(Multiaddr::tcp(local), rx, task))
+    }
+}
+
+/// Upgraded connections waiting for [`Listener::accept`].
+const ACCEPT_QUEUE: usize = 16;
+
+async fn accept_loop(
+    listener: TcpListener,
+    upgrader: Upgrader,
+    nodelay: bool,
+    tx: mpsc::Sender<Connection>,
+) {
+    let slots = upgrader.inbound_slots();
+    let local = listener
+        .local_addr()
+        .map(Multiaddr::tcp)
+        .unwrap_or_default();
+    loop {
+        // Wait for an upgrade slot before accepting: excess connections wait in the kernel.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = tx.closed() => return,
+        };
+        let _ = stream.set_nodelay(nodelay);
+        let upgrader = upgrader.clone();
+        let tx = tx.clone();
+        let local = local.clone();
+        tokio::spawn(async move {
+            let remote = Multiaddr::tcp(remote);
+            match upgrader
+                .upgrade_inbound(stream, remote.clone(), local)
+                .await
+            {
+                Ok(conn) => {
+                    drop(permit);
+                    let _ = tx.send(conn).await;
+                }
+                Err(e) => {
+                    tracing::debug!(%remote, error = %crate::error_chain(&e), "inbound upgrade failed")
+                }
+            }
+        });
     }
 }
