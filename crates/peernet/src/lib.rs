@@ -10,6 +10,8 @@
 )]
 
 pub mod multistream;
+pub mod noise;
+pub mod tls;
 mod transport;
 pub mod yamux;
 
