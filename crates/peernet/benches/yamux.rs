@@ -1,11 +1,14 @@
 //! Throughput of one yamux stream: 1 GiB over `tokio::io::duplex` and over loopback TCP (no
 //! encryption), next to raw loopback TCP for reference.
 //!
-//! `cargo bench -p peernet --bench yamux [-- <MiB>] [raw|duplex|tcp]`: the amount (default
-//! 1024 MiB) and optionally a single case.
+//! `cargo bench -p peernet --bench yamux [-- <MiB>] [raw|duplex|tcp|noise]`: the amount (default
+//! 1024 MiB) and optionally a single case (`noise`, yamux over Noise over TCP, runs only when
+//! asked for).
 
 use std::time::Instant;
 
+use peernet::core::Keypair;
+use peernet::noise;
 use peernet::yamux::{Config, Connection, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -96,7 +99,12 @@ fn main() {
         .unwrap_or(1024);
     let total = mib << 20;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("WT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("runtime");
@@ -125,6 +133,17 @@ fn main() {
                 if let Some(raw) = raw {
                     line += &format!(" ({:.0}% of raw TCP)", gbps / raw * 100.0);
                 }
+            }
+            if only.as_deref() == Some("noise") {
+                let (a, b) = tcp_pair().await;
+                let (ka, kb) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+                let (a, b) = tokio::join!(
+                    noise::upgrade_outbound(a, &ka, Some(kb.to_peer_id()), &[]),
+                    noise::upgrade_inbound(b, &kb, &[]),
+                );
+                let ((a, _), (b, _)) = (a.expect("noise"), b.expect("noise"));
+                let gbps = yamux_over(a, b, total).await;
+                line += &format!(" yamux over Noise over TCP {gbps:.2} Gbit/s");
             }
             println!("{line}");
         }
