@@ -15,8 +15,8 @@
 //! Only what libp2p uses is implemented: the XX pattern with an empty prologue for libp2p (the
 //! framework itself takes any prologue), no `Rekey()` (libp2p never rekeys; a direction closes
 //! with [`NoiseError::NonceExhausted`] after 2^64 - 1 messages), no IK / Noise Pipes (removed from
-//! the libp2p spec). All-zero X25519 results are refused ([`NoiseError::LowOrderKey`]), as
-//! go-libp2p does.
+//! the libp2p spec). All-zero X25519 results (low-order remote keys) are refused with
+//! [`NoiseError::LowOrderKey`].
 //!
 //! Nothing here performs I/O: bytes go in, bytes come out; the tokio driver lives in the
 //! `peernet` crate.
