@@ -762,4 +762,50 @@ mod tests {
         let inner = err.get_ref().and_then(|e| e.downcast_ref::<NoiseError>());
         assert_eq!(inner, Some(&NoiseError::FrameTooShort(3)));
     }
+
+    /// Random write sizes, random flushes, and a pipe of 1000 bytes, so that nearly every socket
+    /// write and read is partial and returns `Pending` in the middle of frames.
+    #[tokio::test]
+    async fn partial_io_with_random_write_sizes_and_flushes() {
+        let (a_io, b_io) = duplex(1000);
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        let data = pattern(3 << 20);
+        let expected = data.clone();
+        let writer = tokio::spawn(async move {
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut next = move || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) as usize
+            };
+            let mut at = 0;
+            while at < data.len() {
+                let len = match next() % 4 {
+                    0 => next() % 16,
+                    1 => next() % 3000,
+                    2 => next() % 70_000,
+                    _ => next() % 300_000,
+                }
+                .min(data.len() - at);
+                a.write_all(&data[at..at + len]).await.unwrap();
+                at += len;
+                if next() % 3 == 0 {
+                    a.flush().await.unwrap();
+                }
+            }
+            a.shutdown().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 5000];
+        loop {
+            let n = b.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert!(got == expected, "transferred bytes differ");
+    }
 }
