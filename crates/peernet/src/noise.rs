@@ -808,4 +808,18 @@ mod tests {
         writer.await.unwrap();
         assert!(got == expected, "transferred bytes differ");
     }
+
+    /// A remote that never reads: writes stop being accepted once the buffer holds its bound,
+    /// instead of buffering without limit.
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_bounds_the_write_buffer() {
+        let (a_io, b_io) = duplex(4096);
+        let ((mut a, _), (_b, _)) = handshake_pair(a_io, b_io).await;
+        let big = vec![1u8; 16 << 20];
+        let stalled =
+            tokio::time::timeout(std::time::Duration::from_secs(5), a.write_all(&big)).await;
+        assert!(stalled.is_err(), "the write cannot complete");
+        assert!(a.wbuf.len() <= WRITE_HIGH_WATER + MAX_FRAME_LEN);
+        assert!(a.wbuf.capacity() <= 2 * (WRITE_HIGH_WATER + MAX_FRAME_LEN));
+    }
 }
