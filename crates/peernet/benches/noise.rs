@@ -58,10 +58,12 @@ fn bench_aead(total: u64, runs: usize) {
     let bytes = frames * MAX_PLAINTEXT_LEN as u64;
     let mut buf = Vec::with_capacity(MAX_PLAINTEXT_LEN + 18);
     let (mut best_seal, mut best_open) = (Duration::MAX, Duration::MAX);
+    let (mut seal_cpu, mut both_cpu) = (Some(0.0), Some(0.0));
     for _ in 0..runs {
         // Seal: what a writer does per frame (assemble in place, seal).
         let (mut tx, _) = transport_pair();
         let start = Instant::now();
+        let cpu_start = cpu_seconds();
         for _ in 0..frames {
             buf.clear();
             buf.extend_from_slice(&[0, 0]);
@@ -69,10 +71,12 @@ fn bench_aead(total: u64, runs: usize) {
             tx.sender().seal_frame(&mut buf, 0).unwrap();
         }
         best_seal = best_seal.min(start.elapsed());
+        seal_cpu = add_cpu(seal_cpu, cpu_start);
 
         // Open needs ciphertexts under consecutive nonces: seal each frame, time only the open.
         let (mut tx, mut rx) = transport_pair();
         let mut opened = Duration::ZERO;
+        let cpu_start = cpu_seconds();
         for _ in 0..frames {
             buf.clear();
             tx.encrypt(&plaintext, &mut buf).unwrap();
@@ -81,6 +85,7 @@ fn bench_aead(total: u64, runs: usize) {
             opened += t.elapsed();
         }
         best_open = best_open.min(opened);
+        both_cpu = add_cpu(both_cpu, cpu_start);
     }
     println!(
         "seal, 65519-byte frames, 1 core:   best {:6.2} Gbit/s of {runs} runs",
@@ -90,6 +95,22 @@ fn bench_aead(total: u64, runs: usize) {
         "open, 65519-byte frames, 1 core:   best {:6.2} Gbit/s of {runs} runs",
         gbit(bytes, best_open)
     );
+    let per_cpu = |cpu: Option<f64>| {
+        cpu.map(|c| gbit(bytes * runs as u64, Duration::from_secs_f64(c)))
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "seal alone:          {:6.2} Gbit/s per CPU-second",
+        per_cpu(seal_cpu)
+    );
+    println!(
+        "seal + open (both ends' crypto, what one transfer costs): {:6.2} Gbit/s per CPU-second",
+        per_cpu(both_cpu)
+    );
+}
+
+fn add_cpu(total: Option<f64>, start: Option<f64>) -> Option<f64> {
+    Some(total? + (cpu_seconds()? - start?))
 }
 
 async fn tcp_pair() -> (TcpStream, TcpStream) {

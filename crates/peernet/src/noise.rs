@@ -9,7 +9,8 @@
 //! sealed in place in one write buffer, which is handed to the socket once several frames are
 //! ready (or on flush), so a bulk transfer costs one copy and one system call per few frames.
 //! Reads fill a large buffer with as many frames as the socket has, decrypt each frame where it
-//! lies and copy the plaintext out. Neither side allocates after construction.
+//! lies and copy the plaintext out. No frame allocates: both buffers grow to their
+//! bound (about 256 KiB each) only under bulk traffic and are reused from then on.
 //!
 //! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
 //! the whole connection upgrade). A stream that closes mid-handshake ends it with
@@ -56,9 +57,12 @@ pub use peernet_core::noise::RemoteInfo;
 /// The protocol id under which multistream-select negotiates Noise.
 pub const PROTOCOL_ID: &str = "/noise";
 
-/// Size of the read buffer: room for several maximal frames per read system call.
+/// Largest read buffer: room for several maximal frames per read system call. The buffer starts
+/// at one frame and doubles up to this size only when a read fills it (bulk transfer), so idle
+/// connections stay small.
 const READ_BUF_LEN: usize = 4 * MAX_FRAME_LEN;
-/// Sealed bytes buffered before a write goes to the socket.
+/// Sealed bytes buffered before a write goes to the socket. The write buffer grows to this
+/// (plus one open frame) only under bulk writes.
 const WRITE_HIGH_WATER: usize = 4 * MAX_FRAME_LEN;
 
 /// Why a Noise upgrade failed.
@@ -108,7 +112,8 @@ async fn run<T>(mut io: T, mut hs: Handshake) -> Result<(NoiseStream<T>, RemoteI
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut rbuf = vec![0u8; READ_BUF_LEN];
+    // One maximal frame: any handshake message fits.
+    let mut rbuf = vec![0u8; MAX_FRAME_LEN];
     let (mut rpos, mut rend) = (0, 0);
     let mut out = Vec::new();
     loop {
@@ -150,7 +155,7 @@ where
         read_eof: false,
         read_error: None,
         read_truncated: false,
-        wbuf: Vec::with_capacity(WRITE_HIGH_WATER + MAX_FRAME_LEN),
+        wbuf: Vec::new(),
         wpos: 0,
         sealed_end: 0,
         open_frame: false,
@@ -397,6 +402,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 this.read_eof = true;
             }
             this.rend += n;
+            if this.rend == this.rbuf.len() && this.rbuf.len() < READ_BUF_LEN {
+                // The read filled the buffer: more is queued in the socket. Read more at once.
+                let grown = (this.rbuf.len() * 2).min(READ_BUF_LEN);
+                this.rbuf.resize(grown, 0);
+            }
         }
     }
 }
@@ -751,5 +761,65 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let inner = err.get_ref().and_then(|e| e.downcast_ref::<NoiseError>());
         assert_eq!(inner, Some(&NoiseError::FrameTooShort(3)));
+    }
+
+    /// Random write sizes, random flushes, and a pipe of 1000 bytes, so that nearly every socket
+    /// write and read is partial and returns `Pending` in the middle of frames.
+    #[tokio::test]
+    async fn partial_io_with_random_write_sizes_and_flushes() {
+        let (a_io, b_io) = duplex(1000);
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        let data = pattern(3 << 20);
+        let expected = data.clone();
+        let writer = tokio::spawn(async move {
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut next = move || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) as usize
+            };
+            let mut at = 0;
+            while at < data.len() {
+                let len = match next() % 4 {
+                    0 => next() % 16,
+                    1 => next() % 3000,
+                    2 => next() % 70_000,
+                    _ => next() % 300_000,
+                }
+                .min(data.len() - at);
+                a.write_all(&data[at..at + len]).await.unwrap();
+                at += len;
+                if next() % 3 == 0 {
+                    a.flush().await.unwrap();
+                }
+            }
+            a.shutdown().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 5000];
+        loop {
+            let n = b.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert!(got == expected, "transferred bytes differ");
+    }
+
+    /// A remote that never reads: writes stop being accepted once the buffer holds its bound,
+    /// instead of buffering without limit.
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_bounds_the_write_buffer() {
+        let (a_io, b_io) = duplex(4096);
+        let ((mut a, _), (_b, _)) = handshake_pair(a_io, b_io).await;
+        let big = vec![1u8; 16 << 20];
+        let stalled =
+            tokio::time::timeout(std::time::Duration::from_secs(5), a.write_all(&big)).await;
+        assert!(stalled.is_err(), "the write cannot complete");
+        assert!(a.wbuf.len() <= WRITE_HIGH_WATER + MAX_FRAME_LEN);
+        assert!(a.wbuf.capacity() <= 2 * (WRITE_HIGH_WATER + MAX_FRAME_LEN));
     }
 }

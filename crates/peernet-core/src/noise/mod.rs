@@ -10,6 +10,13 @@
 //! - [`Handshake`]: the libp2p handshake (identity payloads, signature checks, peer id check,
 //!   inlined muxer negotiation) as a bytes-in/bytes-out state machine ending in a [`Transport`];
 //! - [`Transport`], [`Sender`], [`Receiver`]: the transport phase with 2-byte length framing;
+//! - `vectors` (tests): the cacophony `Noise_XX_25519_ChaChaPoly_SHA256` vector, byte for byte.
+//!
+//! Only what libp2p uses is implemented: the XX pattern with an empty prologue for libp2p (the
+//! framework itself takes any prologue), no `Rekey()` (libp2p never rekeys; a direction closes
+//! with [`NoiseError::NonceExhausted`] after 2^64 - 1 messages), no IK / Noise Pipes (removed from
+//! the libp2p spec). All-zero X25519 results (low-order remote keys) are refused with
+//! [`NoiseError::LowOrderKey`].
 //!
 //! Nothing here performs I/O: bytes go in, bytes come out; the tokio driver lives in the
 //! `peernet` crate.
