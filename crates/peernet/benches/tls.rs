@@ -13,6 +13,26 @@ use tokio::net::{TcpListener, TcpStream};
 
 const CHUNK: usize = 256 * 1024;
 
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux; clock ticks
+/// of 10 ms). Under a loaded machine, CPU seconds per GiB say more than wall-clock speed.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Runs `f` and returns its result with the CPU seconds it used per GiB of `total`.
+fn with_cpu<T>(total: usize, f: impl FnOnce() -> T) -> (T, f64) {
+    let before = cpu_seconds().unwrap_or(0.0);
+    let out = f();
+    let used = cpu_seconds().unwrap_or(0.0) - before;
+    (out, used * (1u64 << 30) as f64 / total as f64)
+}
+
 fn gbits(bytes: usize, elapsed: Duration) -> f64 {
     bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e9
 }
@@ -168,9 +188,9 @@ fn main() {
     println!("peernet TLS benchmark, {mib} MiB per transfer, 2 worker threads");
     if only_tls {
         for _ in 0..3 {
-            let elapsed = runtime.block_on(tls(total));
+            let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls(total)));
             println!(
-                "  TLS 1.3 over TCP loopback: {:6.2} Gbit/s",
+                "  TLS 1.3 over TCP loopback: {:6.2} Gbit/s, {cpu:.2} CPU s/GiB",
                 gbits(total, elapsed)
             );
         }
@@ -187,17 +207,16 @@ fn main() {
             gbits(total, elapsed)
         );
     }
-    let elapsed = runtime.block_on(raw_tcp(total));
+    let (elapsed, cpu) = with_cpu(total, || runtime.block_on(raw_tcp(total)));
     println!(
-        "  raw TCP loopback:                  {:6.2} Gbit/s",
+        "  raw TCP loopback:                       {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
         gbits(total, elapsed)
     );
     for round in 1..=3 {
-        let elapsed = runtime.block_on(tls(total));
+        let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls(total)));
         println!(
-            "  TLS 1.3 over TCP loopback (run {round}): {:6.2} Gbit/s ({:.2} s)",
+            "  TLS 1.3 over TCP loopback (run {round}):   {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
             gbits(total, elapsed),
-            elapsed.as_secs_f64()
         );
     }
     let count = 50;
