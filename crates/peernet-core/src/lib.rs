@@ -10,12 +10,14 @@
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`multistream`]: multistream-select 1.0, dialer and listener;
+//! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
 //! - [`ping`] and [`perf`]: the ping and perf protocols;
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
 //!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
 //! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
-//! - [`varint`]: unsigned varints and length-prefixed framing.
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -25,12 +27,14 @@ pub mod dial;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;
+pub mod noise;
 pub mod perf;
 pub mod ping;
 pub mod plaintext;
 pub(crate) mod protobuf;
 pub mod tls;
 pub mod varint;
+pub mod yamux;
 
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
 pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};

@@ -10,8 +10,10 @@
 )]
 
 pub mod multistream;
+pub mod noise;
 pub mod tls;
 mod transport;
+pub mod yamux;
 
 pub use peernet_core as core;
 pub use peernet_core::{Multiaddr, PeerId};
