@@ -128,6 +128,49 @@ async fn tls(total: usize) -> Duration {
     elapsed
 }
 
+/// TCP + TLS + yamux, one stream (the libp2p connection stack): writes `total` bytes on a
+/// stream and reads them on the other side.
+async fn tls_yamux(total: usize) -> Duration {
+    use peernet::yamux::{Config, Connection, Role};
+    let (a, b) = tcp_pair().await;
+    let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let (client, server) = tokio::join!(
+        upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
+        upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
+    );
+    let (client, info) = client.unwrap_or_else(|e| panic!("outbound: {e}"));
+    let (server, _) = server.unwrap_or_else(|e| panic!("inbound: {e}"));
+    assert_eq!(info.muxer.as_deref(), Some("/yamux/1.0.0"));
+    let client = Connection::new(client, Role::Client, Config::default());
+    let server = Connection::new(server, Role::Server, Config::default());
+    let mut out = client
+        .open_stream()
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    out.write_all(&[1])
+        .await
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let mut incoming = server
+        .accept_stream()
+        .await
+        .unwrap_or_else(|| panic!("no stream"));
+    let mut one = [0u8; 1];
+    incoming
+        .read_exact(&mut one)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"));
+    let reader = tokio::spawn(async move {
+        receive(&mut incoming).await;
+        incoming
+    });
+    let start = Instant::now();
+    send(&mut out, total).await;
+    let elapsed = start.elapsed();
+    let _incoming = reader.await.unwrap_or_else(|e| panic!("{e}"));
+    drop((client, server));
+    elapsed
+}
+
 async fn handshakes(count: usize) -> Duration {
     let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let start = Instant::now();
@@ -216,6 +259,13 @@ fn main() {
         let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls(total)));
         println!(
             "  TLS 1.3 over TCP loopback (run {round}):   {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
+            gbits(total, elapsed),
+        );
+    }
+    for round in 1..=3 {
+        let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls_yamux(total)));
+        println!(
+            "  TLS 1.3 + yamux, one stream (run {round}): {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
             gbits(total, elapsed),
         );
     }
