@@ -6,7 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use peernet::tls::{upgrade_inbound, upgrade_outbound};
+use peernet::tls::TlsIdentity;
+use peernet::tls::{
+    upgrade_inbound, upgrade_inbound_with, upgrade_outbound, upgrade_outbound_with,
+};
 use peernet_core::Keypair;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -171,15 +174,27 @@ async fn tls_yamux(total: usize) -> Duration {
     elapsed
 }
 
-async fn handshakes(count: usize) -> Duration {
+/// `count` handshakes, with a fresh certificate per connection or one per identity.
+async fn handshakes(count: usize, reuse: bool) -> Duration {
     let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let (ci, si) = (
+        TlsIdentity::new(&ck).unwrap_or_else(|e| panic!("{e}")),
+        TlsIdentity::new(&sk).unwrap_or_else(|e| panic!("{e}")),
+    );
     let start = Instant::now();
     for _ in 0..count {
         let (a, b) = tcp_pair().await;
-        let (c, s) = tokio::join!(
-            upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
-            upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
-        );
+        let (c, s) = if reuse {
+            tokio::join!(
+                upgrade_outbound_with(a, &ci, None, &["/yamux/1.0.0"]),
+                upgrade_inbound_with(b, &si, &["/yamux/1.0.0"]),
+            )
+        } else {
+            tokio::join!(
+                upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
+                upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
+            )
+        };
         let _ = (
             c.unwrap_or_else(|e| panic!("{e}")),
             s.unwrap_or_else(|e| panic!("{e}")),
@@ -269,10 +284,25 @@ fn main() {
             gbits(total, elapsed),
         );
     }
-    let count = 50;
-    let elapsed = runtime.block_on(handshakes(count));
+    let keypair = Keypair::generate_ed25519();
+    let start = Instant::now();
+    for _ in 0..200 {
+        let certificate = peernet_core::tls::make_certificate(&keypair)
+            .unwrap_or_else(|e| panic!("certificate: {e}"));
+        let parsed = peernet_core::tls::parse_certificate(&certificate.0)
+            .unwrap_or_else(|e| panic!("parse: {e}"));
+        std::hint::black_box(parsed);
+    }
     println!(
-        "  handshake (TCP connect + TLS, both sides, one process): {:.2} ms",
-        elapsed.as_secs_f64() * 1000.0 / count as f64
+        "  certificate generation + verification: {:.0} µs",
+        start.elapsed().as_secs_f64() * 1e6 / 200.0
     );
+    let count = 50;
+    for (reuse, what) in [(false, "fresh certificates"), (true, "reused TlsIdentity")] {
+        let elapsed = runtime.block_on(handshakes(count, reuse));
+        println!(
+            "  handshake (TCP connect + TLS, both sides, one process, {what}): {:.2} ms",
+            elapsed.as_secs_f64() * 1000.0 / count as f64
+        );
+    }
 }

@@ -577,3 +577,29 @@ proptest::proptest! {
         let _ = SignedKey::from_der(&bytes);
     }
 }
+
+#[test]
+fn identity_reuses_its_certificate_across_connections() {
+    let (ck, sk) = (
+        Keypair::ed25519_from_seed(50),
+        Keypair::ed25519_from_seed(51),
+    );
+    let client = TlsIdentity::new(&ck).unwrap();
+    let server = TlsIdentity::new(&sk).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (c, s, result) = connect(
+            client
+                .client_config(Some(sk.public().to_peer_id()), &["/yamux/1.0.0"])
+                .unwrap(),
+            server.server_config(&["/yamux/1.0.0"]).unwrap(),
+        );
+        result.unwrap();
+        assert_eq!(remote_info(&s).unwrap().peer_id, ck.public().to_peer_id());
+        seen.push((
+            c.peer_certificates().unwrap().to_vec(),
+            s.peer_certificates().unwrap().to_vec(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+}
