@@ -6,12 +6,35 @@
 
 use std::time::{Duration, Instant};
 
-use peernet::tls::{upgrade_inbound, upgrade_outbound};
+use peernet::tls::TlsIdentity;
+use peernet::tls::{
+    upgrade_inbound, upgrade_inbound_with, upgrade_outbound, upgrade_outbound_with,
+};
 use peernet_core::Keypair;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const CHUNK: usize = 256 * 1024;
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (Linux; clock ticks
+/// of 10 ms). Under a loaded machine, CPU seconds per GiB say more than wall-clock speed.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Runs `f` and returns its result with the CPU seconds it used per GiB of `total`.
+fn with_cpu<T>(total: usize, f: impl FnOnce() -> T) -> (T, f64) {
+    let before = cpu_seconds().unwrap_or(0.0);
+    let out = f();
+    let used = cpu_seconds().unwrap_or(0.0) - before;
+    (out, used * (1u64 << 30) as f64 / total as f64)
+}
 
 fn gbits(bytes: usize, elapsed: Duration) -> f64 {
     bytes as f64 * 8.0 / elapsed.as_secs_f64() / 1e9
@@ -108,15 +131,70 @@ async fn tls(total: usize) -> Duration {
     elapsed
 }
 
-async fn handshakes(count: usize) -> Duration {
+/// TCP + TLS + yamux, one stream (the libp2p connection stack): writes `total` bytes on a
+/// stream and reads them on the other side.
+async fn tls_yamux(total: usize) -> Duration {
+    use peernet::yamux::{Config, Connection, Role};
+    let (a, b) = tcp_pair().await;
     let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let (client, server) = tokio::join!(
+        upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
+        upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
+    );
+    let (client, info) = client.unwrap_or_else(|e| panic!("outbound: {e}"));
+    let (server, _) = server.unwrap_or_else(|e| panic!("inbound: {e}"));
+    assert_eq!(info.muxer.as_deref(), Some("/yamux/1.0.0"));
+    let client = Connection::new(client, Role::Client, Config::default());
+    let server = Connection::new(server, Role::Server, Config::default());
+    let mut out = client
+        .open_stream()
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    out.write_all(&[1])
+        .await
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let mut incoming = server
+        .accept_stream()
+        .await
+        .unwrap_or_else(|| panic!("no stream"));
+    let mut one = [0u8; 1];
+    incoming
+        .read_exact(&mut one)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"));
+    let reader = tokio::spawn(async move {
+        receive(&mut incoming).await;
+        incoming
+    });
+    let start = Instant::now();
+    send(&mut out, total).await;
+    let elapsed = start.elapsed();
+    let _incoming = reader.await.unwrap_or_else(|e| panic!("{e}"));
+    drop((client, server));
+    elapsed
+}
+
+/// `count` handshakes, with a fresh certificate per connection or one per identity.
+async fn handshakes(count: usize, reuse: bool) -> Duration {
+    let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let (ci, si) = (
+        TlsIdentity::new(&ck).unwrap_or_else(|e| panic!("{e}")),
+        TlsIdentity::new(&sk).unwrap_or_else(|e| panic!("{e}")),
+    );
     let start = Instant::now();
     for _ in 0..count {
         let (a, b) = tcp_pair().await;
-        let (c, s) = tokio::join!(
-            upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
-            upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
-        );
+        let (c, s) = if reuse {
+            tokio::join!(
+                upgrade_outbound_with(a, &ci, None, &["/yamux/1.0.0"]),
+                upgrade_inbound_with(b, &si, &["/yamux/1.0.0"]),
+            )
+        } else {
+            tokio::join!(
+                upgrade_outbound(a, &ck, None, &["/yamux/1.0.0"]),
+                upgrade_inbound(b, &sk, &["/yamux/1.0.0"]),
+            )
+        };
         let _ = (
             c.unwrap_or_else(|e| panic!("{e}")),
             s.unwrap_or_else(|e| panic!("{e}")),
@@ -168,9 +246,9 @@ fn main() {
     println!("peernet TLS benchmark, {mib} MiB per transfer, 2 worker threads");
     if only_tls {
         for _ in 0..3 {
-            let elapsed = runtime.block_on(tls(total));
+            let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls(total)));
             println!(
-                "  TLS 1.3 over TCP loopback: {:6.2} Gbit/s",
+                "  TLS 1.3 over TCP loopback: {:6.2} Gbit/s, {cpu:.2} CPU s/GiB",
                 gbits(total, elapsed)
             );
         }
@@ -187,23 +265,44 @@ fn main() {
             gbits(total, elapsed)
         );
     }
-    let elapsed = runtime.block_on(raw_tcp(total));
+    let (elapsed, cpu) = with_cpu(total, || runtime.block_on(raw_tcp(total)));
     println!(
-        "  raw TCP loopback:                  {:6.2} Gbit/s",
+        "  raw TCP loopback:                       {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
         gbits(total, elapsed)
     );
     for round in 1..=3 {
-        let elapsed = runtime.block_on(tls(total));
+        let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls(total)));
         println!(
-            "  TLS 1.3 over TCP loopback (run {round}): {:6.2} Gbit/s ({:.2} s)",
+            "  TLS 1.3 over TCP loopback (run {round}):   {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
             gbits(total, elapsed),
-            elapsed.as_secs_f64()
         );
     }
-    let count = 50;
-    let elapsed = runtime.block_on(handshakes(count));
+    for round in 1..=3 {
+        let (elapsed, cpu) = with_cpu(total, || runtime.block_on(tls_yamux(total)));
+        println!(
+            "  TLS 1.3 + yamux, one stream (run {round}): {:6.2} Gbit/s, {cpu:.2} CPU s/GiB (both ends)",
+            gbits(total, elapsed),
+        );
+    }
+    let keypair = Keypair::generate_ed25519();
+    let start = Instant::now();
+    for _ in 0..200 {
+        let certificate = peernet_core::tls::make_certificate(&keypair)
+            .unwrap_or_else(|e| panic!("certificate: {e}"));
+        let parsed = peernet_core::tls::parse_certificate(&certificate.0)
+            .unwrap_or_else(|e| panic!("parse: {e}"));
+        std::hint::black_box(parsed);
+    }
     println!(
-        "  handshake (TCP connect + TLS, both sides, one process): {:.2} ms",
-        elapsed.as_secs_f64() * 1000.0 / count as f64
+        "  certificate generation + verification: {:.0} µs",
+        start.elapsed().as_secs_f64() * 1e6 / 200.0
     );
+    let count = 50;
+    for (reuse, what) in [(false, "fresh certificates"), (true, "reused TlsIdentity")] {
+        let elapsed = runtime.block_on(handshakes(count, reuse));
+        println!(
+            "  handshake (TCP connect + TLS, both sides, one process, {what}): {:.2} ms",
+            elapsed.as_secs_f64() * 1000.0 / count as f64
+        );
+    }
 }

@@ -47,7 +47,7 @@ use peernet_core::PeerId;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
 
-pub use peernet_core::tls::RemoteInfo;
+pub use peernet_core::tls::{RemoteInfo, TlsIdentity};
 
 /// Capacity of the read buffer under rustls. rustls asks the socket for at most 4 KiB at a
 /// time; reading 64 KiB per system call instead costs one extra copy per byte but saves ~15 of
@@ -133,6 +133,8 @@ fn configure<T>(mut inner: tokio_rustls::TlsStream<BufReader<T>>) -> TlsStream<T
 /// first) for early muxer negotiation. With `expected` set, a remote proving any other peer id
 /// is refused with [`TlsUpgradeError::Certificate`]`(`[`TlsError::PeerIdMismatch`]`)`.
 ///
+/// Makes a fresh certificate for `keypair`; [`upgrade_outbound_with`] reuses one.
+///
 /// In TLS 1.3 the client finishes before the server has checked the client's certificate: if
 /// the server refuses it, the error shows up on the first read of the returned stream.
 pub async fn upgrade_outbound<T>(
@@ -144,8 +146,23 @@ pub async fn upgrade_outbound<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let config =
-        core_tls::client_config(keypair, expected, muxers).map_err(TlsUpgradeError::Config)?;
+    let identity = TlsIdentity::new(keypair).map_err(TlsUpgradeError::Config)?;
+    upgrade_outbound_with(io, &identity, expected, muxers).await
+}
+
+/// [`upgrade_outbound`] presenting the certificate of `identity`.
+pub async fn upgrade_outbound_with<T>(
+    io: T,
+    identity: &TlsIdentity,
+    expected: Option<PeerId>,
+    muxers: &[&str],
+) -> Result<(TlsStream<T>, RemoteInfo), TlsUpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = identity
+        .client_config(expected, muxers)
+        .map_err(TlsUpgradeError::Config)?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     // SNI is disabled in the config: this name is neither sent nor checked.
     let name = ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into());
@@ -160,6 +177,8 @@ where
 
 /// Runs the listener's side of the handshake over `io`, accepting `muxers` through ALPN; of
 /// those the client offers, the client's most preferred is chosen.
+///
+/// Makes a fresh certificate for `keypair`; [`upgrade_inbound_with`] reuses one.
 pub async fn upgrade_inbound<T>(
     io: T,
     keypair: &Keypair,
@@ -168,7 +187,24 @@ pub async fn upgrade_inbound<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let base = Arc::new(core_tls::server_config(keypair, muxers).map_err(TlsUpgradeError::Config)?);
+    let identity = TlsIdentity::new(keypair).map_err(TlsUpgradeError::Config)?;
+    upgrade_inbound_with(io, &identity, muxers).await
+}
+
+/// [`upgrade_inbound`] presenting the certificate of `identity`.
+pub async fn upgrade_inbound_with<T>(
+    io: T,
+    identity: &TlsIdentity,
+    muxers: &[&str],
+) -> Result<(TlsStream<T>, RemoteInfo), TlsUpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let base = Arc::new(
+        identity
+            .server_config(muxers)
+            .map_err(TlsUpgradeError::Config)?,
+    );
     let acceptor = tokio_rustls::LazyConfigAcceptor::new(
         rustls::server::Acceptor::default(),
         BufReader::with_capacity(READ_BUFFER, io),

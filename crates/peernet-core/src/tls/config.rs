@@ -101,52 +101,89 @@ impl ResolvesServerCert for OneCertificate {
     }
 }
 
-/// The dialer's configuration: a fresh certificate for `keypair`, verification of the server's
-/// certificate (refusing any peer other than `expected` when given), ALPN `muxers` then
-/// `"libp2p"`, TLS 1.3 only, no SNI, no resumption.
+/// The local side of libp2p TLS: a certificate for a host key, made once and presented on
+/// every connection (the spec allows reusing it; go-libp2p does the same), plus the provider.
 ///
-/// The server name passed to [`rustls::ClientConnection::new`] is neither sent nor checked.
+/// Making a certificate costs a key generation and two signatures; a transport that upgrades
+/// many connections keeps one `TlsIdentity` and builds each connection's config from it.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    provider: Arc<CryptoProvider>,
+    certificate: Arc<OneCertificate>,
+}
+
+impl TlsIdentity {
+    /// Makes the certificate for `keypair` (see [`make_certificate`]).
+    pub fn new(keypair: &Keypair) -> Result<TlsIdentity, TlsError> {
+        let provider = provider();
+        let certificate = OneCertificate::generate(keypair, &provider)?;
+        Ok(TlsIdentity {
+            provider,
+            certificate,
+        })
+    }
+
+    /// The dialer's configuration: this identity's certificate, verification of the server's
+    /// certificate (refusing any peer other than `expected` when given), ALPN `muxers` then
+    /// `"libp2p"`, TLS 1.3 only, no SNI, no resumption.
+    ///
+    /// The server name passed to [`rustls::ClientConnection::new`] is neither sent nor
+    /// checked.
+    pub fn client_config(
+        &self,
+        expected: Option<PeerId>,
+        muxers: &[&str],
+    ) -> Result<ClientConfig, TlsError> {
+        let mut config =
+            ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .map_err(config_error)?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Libp2pCertVerifier::new(expected)))
+                .with_client_cert_resolver(
+                    Arc::clone(&self.certificate) as Arc<dyn ResolvesClientCert>
+                );
+        config.alpn_protocols = alpn_protocols(muxers);
+        // Resuming would skip the certificate, hence the peer's authentication.
+        config.resumption = Resumption::disabled();
+        // "clients ... MUST NOT send any value in the Server Name Indication."
+        config.enable_sni = false;
+        config.enable_early_data = false;
+        Ok(config)
+    }
+
+    /// The listener's configuration: this identity's certificate, mandatory client
+    /// authentication with the libp2p verifier, ALPN `muxers` then `"libp2p"`, TLS 1.3 only,
+    /// no tickets or session cache. SNI is ignored.
+    ///
+    /// rustls picks the first of *our* ALPN protocols that the client offers; the spec asks
+    /// for the client's preference, which [`server_config_for_client_hello`] provides.
+    pub fn server_config(&self, muxers: &[&str]) -> Result<ServerConfig, TlsError> {
+        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(config_error)?
+            .with_client_cert_verifier(Arc::new(Libp2pCertVerifier::new(None)))
+            .with_cert_resolver(Arc::clone(&self.certificate) as Arc<dyn ResolvesServerCert>);
+        config.alpn_protocols = alpn_protocols(muxers);
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        config.max_early_data_size = 0;
+        Ok(config)
+    }
+}
+
+/// [`TlsIdentity::client_config`] with a fresh certificate for `keypair`.
 pub fn client_config(
     keypair: &Keypair,
     expected: Option<PeerId>,
     muxers: &[&str],
 ) -> Result<ClientConfig, TlsError> {
-    let provider = provider();
-    let certificate = OneCertificate::generate(keypair, &provider)?;
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(config_error)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Libp2pCertVerifier::new(expected)))
-        .with_client_cert_resolver(certificate);
-    config.alpn_protocols = alpn_protocols(muxers);
-    // Resuming would skip the certificate, hence the peer's authentication.
-    config.resumption = Resumption::disabled();
-    // "clients ... MUST NOT send any value in the Server Name Indication."
-    config.enable_sni = false;
-    config.enable_early_data = false;
-    Ok(config)
+    TlsIdentity::new(keypair)?.client_config(expected, muxers)
 }
 
-/// The listener's configuration: a fresh certificate for `keypair`, mandatory client
-/// authentication with the libp2p verifier, ALPN `muxers` then `"libp2p"`, TLS 1.3 only, no
-/// tickets or session cache. SNI is ignored.
-///
-/// rustls picks the first of *our* ALPN protocols that the client offers; the spec asks for
-/// the client's preference, which [`server_config_for_client_hello`] provides.
+/// [`TlsIdentity::server_config`] with a fresh certificate for `keypair`.
 pub fn server_config(keypair: &Keypair, muxers: &[&str]) -> Result<ServerConfig, TlsError> {
-    let provider = provider();
-    let certificate = OneCertificate::generate(keypair, &provider)?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(config_error)?
-        .with_client_cert_verifier(Arc::new(Libp2pCertVerifier::new(None)))
-        .with_cert_resolver(certificate);
-    config.alpn_protocols = alpn_protocols(muxers);
-    config.session_storage = Arc::new(NoServerSessionStorage {});
-    config.send_tls13_tickets = 0;
-    config.max_early_data_size = 0;
-    Ok(config)
+    TlsIdentity::new(keypair)?.server_config(muxers)
 }
 
 /// Adapts `base` to the ALPN list a client offered (read from its ClientHello, for instance

@@ -44,8 +44,8 @@ pub use certificate::{
     LIBP2P_EXTENSION_OID, SIGNATURE_PREFIX,
 };
 pub use config::{
-    client_config, remote_info, server_config, server_config_for_client_hello, RemoteInfo, ALPN,
-    PROTOCOL_ID,
+    client_config, remote_info, server_config, server_config_for_client_hello, RemoteInfo,
+    TlsIdentity, ALPN, PROTOCOL_ID,
 };
 pub use verifier::Libp2pCertVerifier;
 

@@ -135,9 +135,9 @@ fn every_single_bit_flip_of_a_vector_is_refused() {
         for bit in 0..8 {
             let mut bad = der.clone();
             bad[i] ^= 1 << bit;
+            // Every byte is covered by the DER structure, the self-signature (the whole
+            // TBSCertificate) or the signature itself: no flipped certificate may pass.
             if let Ok(cert) = parse_certificate(&bad) {
-                // Flips inside the validity dates can survive all signatures only if they
-                // break the self-signature: nothing else may be accepted.
                 panic!("flip of bit {bit} in byte {i} accepted: {cert:?}");
             }
         }
@@ -576,4 +576,30 @@ proptest::proptest! {
         let _ = parse_certificate(&bytes);
         let _ = SignedKey::from_der(&bytes);
     }
+}
+
+#[test]
+fn identity_reuses_its_certificate_across_connections() {
+    let (ck, sk) = (
+        Keypair::ed25519_from_seed(50),
+        Keypair::ed25519_from_seed(51),
+    );
+    let client = TlsIdentity::new(&ck).unwrap();
+    let server = TlsIdentity::new(&sk).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (c, s, result) = connect(
+            client
+                .client_config(Some(sk.public().to_peer_id()), &["/yamux/1.0.0"])
+                .unwrap(),
+            server.server_config(&["/yamux/1.0.0"]).unwrap(),
+        );
+        result.unwrap();
+        assert_eq!(remote_info(&s).unwrap().peer_id, ck.public().to_peer_id());
+        seen.push((
+            c.peer_certificates().unwrap().to_vec(),
+            s.peer_certificates().unwrap().to_vec(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
 }

@@ -241,3 +241,27 @@ async fn tcp_64_mib_transfer_is_byte_exact() {
     assert_eq!(reply, (TOTAL as u64).to_be_bytes());
     assert_eq!(server.await.unwrap(), TOTAL);
 }
+
+#[tokio::test]
+async fn one_identity_serves_many_connections() {
+    let (ck, sk) = (
+        Keypair::ed25519_from_seed(20),
+        Keypair::ed25519_from_seed(21),
+    );
+    let (client, server) = (
+        TlsIdentity::new(&ck).unwrap(),
+        TlsIdentity::new(&sk).unwrap(),
+    );
+    for _ in 0..3 {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (out, inb) = tokio::join!(
+            upgrade_outbound_with(a, &client, Some(sk.public().to_peer_id()), &[YAMUX]),
+            upgrade_inbound_with(b, &server, &[YAMUX]),
+        );
+        let ((mut c, _), (mut s, at_server)) = (out.unwrap(), inb.unwrap());
+        assert_eq!(at_server.peer_id, ck.public().to_peer_id());
+        c.write_all(b"x").await.unwrap();
+        let mut one = [0u8; 1];
+        s.read_exact(&mut one).await.unwrap();
+    }
+}
