@@ -12,6 +12,7 @@
 mod connection;
 pub mod multistream;
 pub mod noise;
+pub mod services;
 pub mod tls;
 mod transport;
 mod upgrader;
