@@ -1,7 +1,9 @@
 //! The `peernet` command: a peer-to-peer node and its diagnostic tools in one binary.
 
+mod demo;
 mod devp2p;
 mod identity;
+mod node;
 mod output;
 
 use std::path::PathBuf;
@@ -178,7 +180,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let out = Output { json: cli.json };
+    let out = Output {
+        json: cli.json,
+        quiet: false,
+    };
     let timeout = Duration::from_secs(cli.timeout);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -206,12 +211,53 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
                     out: path,
                 },
         } => identity::generate(key_type, &path, out),
-        Command::Listen { .. } => Err(not_implemented("listen")),
-        Command::Ping { .. } => Err(not_implemented("ping")),
-        Command::Echo { .. } => Err(not_implemented("echo")),
+        Command::Listen {
+            tcp,
+            quic,
+            ws,
+            ip,
+            identity,
+            security,
+        } => node::listen(tcp, quic, ws, &ip, &identity, &security, out).await,
+        Command::Ping {
+            addr,
+            count,
+            identity,
+            security,
+        } => {
+            let transport = node::transport(&identity, &security)?;
+            let conn = node::dial(&transport, &addr, timeout).await?;
+            node::ping_cmd(&conn, count, out).await
+        }
+        Command::Echo {
+            addr,
+            text,
+            identity,
+            security,
+        } => {
+            let transport = node::transport(&identity, &security)?;
+            let conn = node::dial(&transport, &addr, timeout).await?;
+            node::echo_cmd(&conn, &text, out).await
+        }
         Command::Identify { .. } => Err(not_implemented("identify")),
-        Command::Perf { .. } => Err(not_implemented("perf")),
-        Command::Demo => Err(not_implemented("demo")),
+        Command::Perf {
+            addr,
+            upload_bytes,
+            download_bytes,
+            repeat,
+            identity,
+            security,
+        } => {
+            let transport = node::transport(&identity, &security)?;
+            if let Some(n) = repeat {
+                return node::perf_latency(&transport, &addr, n, timeout, out).await;
+            }
+            let upload = node::parse_bytes(&upload_bytes)?;
+            let download = node::parse_bytes(&download_bytes)?;
+            let conn = node::dial(&transport, &addr, timeout).await?;
+            node::perf_cmd(&conn, upload, download, out).await
+        }
+        Command::Demo => demo::run(out).await,
         Command::Devp2p { command } => devp2p::run(command, out, timeout).await,
     }
 }

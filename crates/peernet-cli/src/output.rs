@@ -7,15 +7,27 @@ use std::fmt;
 pub struct Output {
     /// Print JSON lines instead of human text.
     pub json: bool,
+    /// Do not log connections to stderr (for nodes run inside other commands, like the demo).
+    pub quiet: bool,
 }
 
 impl Output {
     /// Prints one result: `human` in human mode, `json` as a single line in JSON mode.
     pub fn emit(&self, human: impl fmt::Display, json: serde_json::Value) {
-        if self.json {
-            println!("{json}");
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let written = if self.json {
+            writeln!(stdout, "{json}")
         } else {
-            println!("{human}");
+            writeln!(stdout, "{human}")
+        };
+        if let Err(e) = written.and_then(|()| stdout.flush()) {
+            // The reader went away (`peernet … | head`): stop quietly, like other CLI tools.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write to stdout: {e}");
+            std::process::exit(1);
         }
     }
 }

@@ -100,3 +100,136 @@ fn help_explains_the_commands() {
         assert!(help.contains(&format!("  {cmd} ")), "--help lacks {cmd}");
     }
 }
+
+/// A `peernet listen` process, stopped with SIGTERM on drop.
+struct ListenNode {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl ListenNode {
+    fn start(extra: &[&str]) -> ListenNode {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peernet"))
+            .args(["--json", "listen", "--tcp", "0", "--ip", "127.0.0.1"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(v["type"], "listen");
+        let addr = v["addr"].as_str().unwrap().to_owned();
+        ListenNode { child, addr }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn listen_serves_ping_echo_and_perf_then_exits_cleanly_on_sigterm() {
+    let node = ListenNode::start(&["--seed", "7"]);
+    assert!(node.addr.starts_with("/ip4/127.0.0.1/tcp/"));
+    assert!(
+        node.addr
+            .ends_with("/p2p/12D3KooWLnZUpcaBwbz9uD1XsyyHnbXUrJRmxnsMiRnuCmvPix67"),
+        "{}",
+        node.addr
+    );
+
+    let o = peernet(&["--json", "ping", &node.addr, "--count", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pings = json_lines(&o);
+    assert_eq!(pings.len(), 2);
+    assert!(pings
+        .iter()
+        .all(|p| p["type"] == "ping" && p["rtt_us"].as_u64().is_some()));
+
+    for security in ["noise", "tls"] {
+        let o = peernet(&[
+            "--json",
+            "echo",
+            &node.addr,
+            "hello peernet",
+            "--security",
+            security,
+        ]);
+        assert!(o.status.success(), "{security}: {}", stderr(&o));
+        assert_eq!(
+            stdout(&o).trim(),
+            r#"{"type":"echo","text":"hello peernet"}"#
+        );
+    }
+
+    let o = peernet(&[
+        "--json",
+        "perf",
+        &node.addr,
+        "--upload-bytes",
+        "1MiB",
+        "--download-bytes",
+        "2MiB",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = json_lines(&o).pop().unwrap();
+    assert_eq!(last["type"], "final");
+    assert_eq!(last["uploadBytes"], 1 << 20);
+    assert_eq!(last["downloadBytes"], 2 << 20);
+
+    let o = peernet(&["--json", "perf", &node.addr, "--repeat", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let latency = json_lines(&o).pop().unwrap();
+    assert_eq!(latency["type"], "latency");
+    assert_eq!(latency["n"], 3);
+
+    assert!(node.stop().success(), "listen must exit 0 on SIGTERM");
+}
+
+#[test]
+fn insecure_listener_and_dialer_agree_and_a_wrong_peer_is_refused() {
+    let node = ListenNode::start(&["--insecure"]);
+    let o = peernet(&["--json", "echo", &node.addr, "clear", "--insecure"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"type":"echo","text":"clear"}"#);
+    // A secure dialer finds no common security protocol.
+    let o = peernet(&["echo", &node.addr, "x"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    node.stop();
+
+    let node = ListenNode::start(&["--seed", "8"]);
+    let base = node.addr.rsplit_once("/p2p/").unwrap().0;
+    let wrong = format!("{base}/p2p/12D3KooWPjceQrSwdWXPyLLeABRXmuqt69Rg3sBYbU1Nft9HyQ6X");
+    let o = peernet(&["echo", &wrong, "x"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("was expected"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    node.stop();
+}
+
+#[test]
+fn dialing_gives_up_after_the_timeout() {
+    // A TCP listener that never answers the handshake.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("/ip4/127.0.0.1/tcp/{}", silent.local_addr().unwrap().port());
+    let o = peernet(&["--timeout", "1", "ping", &addr]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("timed out after 1s"), "{}", stderr(&o));
+}

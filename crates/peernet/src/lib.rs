@@ -23,7 +23,7 @@ pub use connection::{
     STREAM_NEGOTIATION_TIMEOUT,
 };
 pub use peernet_core as core;
-pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey};
+pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
 pub use transport::{Listener, TcpConfig, TcpTransport, TransportError};
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
