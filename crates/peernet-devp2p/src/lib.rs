@@ -60,9 +60,9 @@ pub use message::{
 };
 pub use node::{Enode, NodeError, NodeId};
 
-//DRV pub use conn::SetupError;
-//DRV pub use peer::{Msg, Peer, PeerExit, ProtoRw, Protocol, RunError, RwError};
-//DRV pub use server::{Config, Server, ServerError, ServerEvent};
+pub use conn::SetupError;
+pub use peer::{Msg, Peer, PeerExit, ProtoRw, Protocol, RunError, RwError};
+pub use server::{Config, Server, ServerError, ServerEvent};
 
 /// secp256k1 secret keys (node keys), from the `k256` crate.
 pub use k256::SecretKey;
