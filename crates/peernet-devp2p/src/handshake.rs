@@ -136,6 +136,8 @@ enum State {
 struct Attempts {
     eip8: bool,
     legacy: bool,
+    eip8_err: Option<EciesError>,
+    legacy_err: Option<EciesError>,
 }
 
 /// The RLPx encryption handshake for one connection.
@@ -219,13 +221,12 @@ fn open(
         return Ok(None);
     };
     let eip8_len = 2 + usize::from(u16::from_be_bytes([hi, lo]));
-    let mut last_err = None;
     if !attempts.eip8 {
         if let Some(packet) = buf.get(2..eip8_len) {
             attempts.eip8 = true;
             match ecies::decrypt(key, packet, prefix) {
                 Ok(p) => return Ok(Some((p, eip8_len, HandshakeForm::Eip8))),
-                Err(e) => last_err = Some(e),
+                Err(e) => attempts.eip8_err = Some(e),
             }
         }
     }
@@ -234,12 +235,19 @@ fn open(
             attempts.legacy = true;
             match ecies::decrypt(key, packet, &[]) {
                 Ok(p) => return Ok(Some((p, legacy_len, HandshakeForm::Legacy))),
-                Err(e) => last_err = Some(e),
+                Err(e) => attempts.legacy_err = Some(e),
             }
         }
     }
     if attempts.eip8 && attempts.legacy {
-        return Err(last_err.unwrap_or(EciesError::MacMismatch).into());
+        // Report the failure of the form the packet looks like: legacy packets start with the
+        // 0x04 of their uncompressed ephemeral key.
+        let err = if hi == 4 {
+            attempts.legacy_err.or(attempts.eip8_err)
+        } else {
+            attempts.eip8_err.or(attempts.legacy_err)
+        };
+        return Err(err.unwrap_or(EciesError::MacMismatch).into());
     }
     Ok(None)
 }

@@ -23,7 +23,9 @@
 //! });
 //! let key = SecretKey::random(&mut rand::thread_rng());
 //! let server = Server::listen(Config::new(key).protocol(echo), "127.0.0.1:0".parse()?).await?;
-//! println!("{}", server.local_enode());
+//! if let Some(enode) = server.local_enode() {
+//!     println!("{enode}");
+//! }
 //! # Ok(()) }
 //! ```
 #![cfg_attr(
