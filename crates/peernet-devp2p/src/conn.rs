@@ -28,19 +28,19 @@ const READ_CHUNK: usize = 64 * 1024;
 pub enum SetupError {
     /// The socket failed or was closed (the network, or the remote hung up).
     #[error("i/o: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The remote did not complete the handshake in time (the remote's fault).
     #[error("handshake timed out")]
     Timeout,
     /// The encryption handshake failed (see the inner error for who is at fault).
     #[error("encryption handshake: {0}")]
-    Handshake(#[from] HandshakeError),
+    Handshake(HandshakeError),
     /// A frame from the remote was invalid (the remote's fault).
     #[error("frame: {0}")]
-    Frame(#[from] FrameError),
+    Frame(FrameError),
     /// The remote's Hello was malformed (the remote's fault).
     #[error("hello: {0}")]
-    Message(#[from] MessageError),
+    Message(MessageError),
     /// The remote sent something other than Hello or Disconnect first (the remote's fault).
     #[error("expected hello, got message code {0}")]
     UnexpectedMessage(u64),
@@ -54,6 +54,32 @@ pub enum SetupError {
     /// The server is shutting down (local).
     #[error("server is shutting down")]
     ServerClosed,
+}
+
+// The inner error is shown in the variant's message, so it is not also exposed as
+// `source()` (which would print it twice in error chains).
+impl From<io::Error> for SetupError {
+    fn from(e: io::Error) -> Self {
+        SetupError::Io(e)
+    }
+}
+
+impl From<HandshakeError> for SetupError {
+    fn from(e: HandshakeError) -> Self {
+        SetupError::Handshake(e)
+    }
+}
+
+impl From<FrameError> for SetupError {
+    fn from(e: FrameError) -> Self {
+        SetupError::Frame(e)
+    }
+}
+
+impl From<MessageError> for SetupError {
+    fn from(e: MessageError) -> Self {
+        SetupError::Message(e)
+    }
 }
 
 /// Reading half of an established session.

@@ -90,7 +90,7 @@ impl MacState {
     }
 
     fn digest16(&self) -> [u8; 16] {
-        let d = self.hash.clone().finalize();
+        let d: [u8; 32] = self.hash.clone().finalize().into();
         let mut out = [0u8; 16];
         out.copy_from_slice(&d[..16]);
         out

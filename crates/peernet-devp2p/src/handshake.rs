@@ -31,10 +31,10 @@ pub enum HandshakeError {
     /// The auth or ack did not decrypt (the remote's fault: garbage, a forged message, or a
     /// message encrypted to another key).
     #[error("handshake message: {0}")]
-    Ecies(#[from] EciesError),
+    Ecies(EciesError),
     /// The decrypted EIP-8 body is not the RLP list it should be (the remote's fault).
     #[error("handshake body: {0}")]
-    Rlp(#[from] RlpError),
+    Rlp(RlpError),
     /// A public key in the auth or ack is not a point on secp256k1 (the remote's fault).
     #[error("handshake carries an invalid public key")]
     InvalidPublicKey,
@@ -51,6 +51,20 @@ pub enum HandshakeError {
     /// `read` or `finish` was called in the wrong state (local misuse).
     #[error("handshake used out of order")]
     OutOfOrder,
+}
+
+// The inner error is shown in the variant's message, so it is not also exposed as
+// `source()` (which would print it twice in error chains).
+impl From<EciesError> for HandshakeError {
+    fn from(e: EciesError) -> Self {
+        HandshakeError::Ecies(e)
+    }
+}
+
+impl From<RlpError> for HandshakeError {
+    fn from(e: RlpError) -> Self {
+        HandshakeError::Rlp(e)
+    }
 }
 
 /// The two encodings of the handshake messages.

@@ -31,10 +31,18 @@ pub const EMPTY_LIST: [u8; 1] = [0xc0];
 pub enum MessageError {
     /// The payload is not the RLP structure the message needs (the remote's fault).
     #[error("malformed message: {0}")]
-    Rlp(#[from] RlpError),
+    Rlp(RlpError),
     /// The Hello lists more than [`MAX_CAPS`] capabilities (the remote's fault).
     #[error("hello lists too many capabilities")]
     TooManyCaps,
+}
+
+// The inner error is shown in the variant's message, so it is not also exposed as
+// `source()` (which would print it twice in error chains).
+impl From<RlpError> for MessageError {
+    fn from(e: RlpError) -> Self {
+        MessageError::Rlp(e)
+    }
 }
 
 /// Why a connection ends: the reason codes of the Disconnect message, with go-ethereum's

@@ -72,10 +72,18 @@ pub enum RunError {
     Disconnect(DiscReason),
     /// A read or write on the protocol's [`ProtoRw`] failed (see [`RwError`]).
     #[error("{0}")]
-    Rw(#[from] RwError),
+    Rw(RwError),
     /// Any other protocol-level error: the peer is disconnected with "subprotocol error".
     #[error("{0}")]
     Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+// The inner error is shown in the variant's message, so it is not also exposed as
+// `source()` (which would print it twice in error chains).
+impl From<RwError> for RunError {
+    fn from(e: RwError) -> Self {
+        RunError::Rw(e)
+    }
 }
 
 impl From<DiscReason> for RunError {

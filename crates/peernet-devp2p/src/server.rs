@@ -21,7 +21,15 @@ use crate::SecretKey;
 pub enum ServerError {
     /// Binding the listening socket failed (local: address in use, permissions).
     #[error("listen: {0}")]
-    Listen(#[from] std::io::Error),
+    Listen(std::io::Error),
+}
+
+// The inner error is shown in the variant's message, so it is not also exposed as
+// `source()` (which would print it twice in error chains).
+impl From<std::io::Error> for ServerError {
+    fn from(e: std::io::Error) -> Self {
+        ServerError::Listen(e)
+    }
 }
 
 /// Server settings. [`Config::new`] gives go-ethereum's defaults.
