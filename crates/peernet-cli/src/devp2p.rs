@@ -297,7 +297,7 @@ mod tests {
         let k = key_from_seed(1).unwrap();
         let mut want = [0u8; 32];
         want[31] = 1;
-        assert_eq!(k.to_bytes().as_slice(), &want);
+        assert_eq!(k.to_bytes()[..], want[..]);
         assert!(key_from_seed(0).is_err());
     }
 }
