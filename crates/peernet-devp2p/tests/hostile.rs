@@ -445,3 +445,59 @@ async fn server_dials_a_raw_recipient_in_legacy_and_eip8_form() {
     raw.send(16, b"\x82hi").await;
     assert_eq!(raw.recv().await.unwrap().code, 17);
 }
+
+#[tokio::test(start_paused = true)]
+async fn legacy_auth_gets_a_legacy_ack_and_a_working_session() {
+    let server = eth_server();
+    let (mut raw, task) = RawPeer::connect_with_form(&server, key(1), HandshakeForm::Legacy).await;
+    raw.exchange_hello(&[("eth", 68)]).await;
+    let peer = task.await.unwrap().unwrap();
+    raw.send(16, b"\x82hi").await;
+    let m = raw.recv().await.unwrap();
+    assert_eq!((m.code, m.payload.as_slice()), (17, &b"\x82hi"[..]));
+    assert!(peer.exit().is_none());
+}
+
+#[tokio::test]
+async fn pending_handshake_limit_over_tcp() {
+    let mut cfg = Config::new(key(2));
+    cfg.max_pending_handshakes = 1;
+    let server = Server::listen(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let enode = server.local_enode().unwrap();
+    // A connection that never sends its auth holds the only handshake slot...
+    let staller = tokio::net::TcpStream::connect(enode.addr).await.unwrap();
+    let dialer = Server::new(Config::new(key(1)));
+    // ...(wait until the server has accepted it: its handshake slot is then taken)...
+    let mut refused = false;
+    for _ in 0..200 {
+        match dialer.dial(&enode).await {
+            Err(SetupError::Io(_)) => {
+                refused = true;
+                break;
+            }
+            Ok(p) => {
+                // Accepted before the staller: disconnect and try again.
+                p.disconnect(DiscReason::Requested);
+                p.wait().await;
+            }
+            // The previous connection may not be gone on the server's side yet.
+            Err(SetupError::Disconnected(DiscReason::AlreadyConnected)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused, "a second handshake was closed at once");
+    // Once the staller goes away, its slot is free again.
+    drop(staller);
+    let mut ok = false;
+    for _ in 0..200 {
+        if dialer.dial(&enode).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(ok);
+}

@@ -31,12 +31,29 @@ pub type SetupTask = tokio::task::JoinHandle<Result<Peer, SetupError>>;
 impl RawPeer {
     /// Connects to `server` (which acts as recipient) and completes the encryption handshake.
     pub async fn connect(server: &Server, key: SecretKey) -> (RawPeer, SetupTask) {
+        RawPeer::connect_with_form(server, key, HandshakeForm::Eip8).await
+    }
+
+    /// Like [`RawPeer::connect`], sending the auth in the given form.
+    pub async fn connect_with_form(
+        server: &Server,
+        key: SecretKey,
+        form: HandshakeForm,
+    ) -> (RawPeer, SetupTask) {
         let (ours, theirs) = tokio::io::duplex(1 << 20);
         let s = server.clone();
         let task = tokio::spawn(async move { s.add_conn(theirs, None, None).await });
         let mut io = ours;
         let mut rng = rand::thread_rng();
-        let mut hs = Handshake::initiator(key.clone(), server.node_id(), &mut rng).unwrap();
+        let mut hs = Handshake::initiator_with(
+            key.clone(),
+            server.node_id(),
+            SecretKey::random(&mut rng),
+            [7; 32],
+            form,
+            &mut rng,
+        )
+        .unwrap();
         io.write_all(&hs.take_outgoing()).await.unwrap();
         let mut buf = Vec::new();
         let used = loop {
