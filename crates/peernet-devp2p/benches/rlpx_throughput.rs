@@ -59,6 +59,38 @@ fn snappy_rate(payload: &[u8]) -> f64 {
     mb_per_s(rounds * payload.len(), t.elapsed())
 }
 
+/// The sans-IO codec alone in one thread: write a frame, read it back (both ends' work), for
+/// `size`-byte random payloads with snappy on. Comparable with half the per-side ceiling.
+fn codec_rate(size: usize) -> f64 {
+    let secrets = peernet_devp2p::Secrets {
+        remote_id: peernet_devp2p::NodeId([1; 64]),
+        aes_secret: [2; 32],
+        mac_secret: [3; 32],
+        egress_mac: Keccak256::new(),
+        ingress_mac: Keccak256::new(),
+    };
+    let (mut w, _) = peernet_devp2p::session(&secrets);
+    let (_, mut r) = peernet_devp2p::session(&secrets);
+    w.set_snappy(true);
+    r.set_snappy(true);
+    let mut payload = vec![0u8; size];
+    rand::thread_rng().fill_bytes(&mut payload);
+    let rounds = PRIMITIVE_BYTES / size;
+    let mut frame = Vec::new();
+    let t = Instant::now();
+    for _ in 0..rounds {
+        frame.clear();
+        w.write_msg(0x10, &payload, &mut frame)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (m, _) = r
+            .decode(&frame)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| unreachable!());
+        black_box(m);
+    }
+    mb_per_s(rounds * size, t.elapsed())
+}
+
 /// Sends `count` messages of `size` random bytes from one node to another over loopback TCP and
 /// returns the payload throughput in MB/s (from the first write to the last message read).
 async fn rlpx_rate(size: usize, count: usize) -> f64 {
@@ -100,12 +132,18 @@ async fn rlpx_rate(size: usize, count: usize) -> f64 {
     let mut rng = rand::thread_rng();
     let mut cfg = Config::new(SecretKey::random(&mut rng)).protocol(sink);
     cfg.inbound_queue = 64;
-    let rx_node = Server::listen(cfg, "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()))
-        .await
-        .unwrap_or_else(|e| panic!("listen: {e}"));
+    let rx_node = Server::listen(
+        cfg,
+        "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("listen: {e}"));
     let tx_node = Server::new(Config::new(SecretKey::random(&mut rng)).protocol(source));
     let enode = rx_node.local_enode().unwrap_or_else(|| unreachable!());
-    let peer = tx_node.dial(&enode).await.unwrap_or_else(|e| panic!("dial: {e}"));
+    let peer = tx_node
+        .dial(&enode)
+        .await
+        .unwrap_or_else(|e| panic!("dial: {e}"));
     let start = start_rx.recv().await.unwrap_or_else(|| unreachable!());
     let end = done_rx.recv().await.unwrap_or_else(|| unreachable!());
     let rate = mb_per_s(size * count, end - start);
@@ -127,6 +165,19 @@ fn main() {
     println!("  keccak256             {keccak:9.1} MB/s");
     println!("  snappy (incompr.)     {snappy:9.1} MB/s  (compress + decompress; not in ceiling)");
     println!("  ceiling 1/(1/aes+1/keccak) {ceiling:9.1} MB/s per side");
+
+    println!(
+        "sans-IO codec, one thread doing both ends (ceiling/2 = {:.1} MB/s):",
+        ceiling / 2.0
+    );
+    for size in [1 << 10, 16 << 10, 256 << 10] {
+        let rate = codec_rate(size);
+        println!(
+            "  {:>4} KiB: {rate:9.1} MB/s  = {:.2} of ceiling/2",
+            size >> 10,
+            rate / (ceiling / 2.0)
+        );
+    }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
