@@ -1,13 +1,36 @@
 //! # peernet-devp2p
 //!
 //! Ethereum's devp2p: the RLPx transport (ECIES handshake, authenticated encrypted framing,
-//! snappy) and go-ethereum's Peer / Protocol model, wire-compatible with Ethereum nodes.
+//! snappy) and go-ethereum's Peer / Protocol model, wire-compatible with Ethereum nodes
+//! (specifications: ethereum/devp2p `rlpx.md` and EIP-8).
 //!
-//! The protocol cores are sans-IO state machines over bytes: [`rlp`], [`Handshake`],
-//! [`FrameWriter`] / [`FrameReader`], the base protocol messages ([`Hello`], [`DiscReason`]) and
-//! capability matching ([`match_caps`]). The tokio driver is [`Server`] (listen, dial, limits,
-//! events) and [`Peer`], which runs the [`Protocol`]s shared with a remote node, each reading and
-//! writing its messages through a [`ProtoRw`].
+//! ## Layout
+//!
+//! Sans-IO cores (no tokio, no sockets, no clock; bytes in, bytes out):
+//!
+//! | module | what | error |
+//! |---|---|---|
+//! | [`rlp`] | RLP encoding, strict zero-copy decoding | [`rlp::RlpError`] |
+//! | node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
+//! | ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
+//! | handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
+//! | frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`] |
+//! | message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
+//! | caps | [`Cap`], [`match_caps`]: offsets from 16 in name order | — |
+//!
+//! The tokio driver, with go-ethereum's names:
+//!
+//! | module | what | error |
+//! |---|---|---|
+//! | conn | bytes through the handshake and codec; the Hello exchange | [`SetupError`] |
+//! | peer | [`Peer`] (run loop, `read_loop`, `ping_loop`, one write at a time), [`Protocol`], [`ProtoRw`] | [`RwError`], [`RunError`] |
+//! | server | [`Server`]: listen, dial, setup checkpoints, limits, [`ServerEvent`]s | [`ServerError`] |
+//!
+//! A connection goes: TCP → [`Handshake`] (timeout) → checks (self, too many peers, already
+//! connected) → Hello exchange (timeout; identity and version checks; snappy from p2p v5) →
+//! [`match_caps`] (none shared: "useless peer") → [`Peer`] runs each shared [`Protocol`] in its
+//! own task. Every failure ends with a typed error and, where one applies, a [`DiscReason`]
+//! sent to the remote.
 //!
 //! ```no_run
 //! use peernet_devp2p::{Config, Protocol, Server, SecretKey};
