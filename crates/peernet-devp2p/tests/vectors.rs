@@ -309,3 +309,75 @@ fn known_frame() {
     let (m, n) = r.decode(&frame).unwrap().unwrap();
     assert_eq!((m.code, m.payload, n), (8, payload, 64));
 }
+
+/// The published auth packets sent to a peernet server holding key B: it answers each in the
+/// auth's form, and since the vectors give A's static and ephemeral keys and nonce, the test can
+/// finish A's side of the handshake and run a Hello exchange with the server over the session.
+#[tokio::test(start_paused = true)]
+async fn server_completes_sessions_started_by_the_vector_auths() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (auth, form) in [
+        (AUTH1, HandshakeForm::Legacy),
+        (AUTH2, HandshakeForm::Eip8),
+        (AUTH3, HandshakeForm::Eip8),
+    ] {
+        let server = Server::new(Config::new(key(KEY_B)));
+        let (mut io, theirs) = tokio::io::duplex(1 << 16);
+        let s = server.clone();
+        let task = tokio::spawn(async move { s.add_conn(theirs, None, None).await });
+        let auth = h(auth);
+        io.write_all(&auth).await.unwrap();
+
+        let mut rng = rand::thread_rng();
+        let mut a = Handshake::initiator_with(
+            key(KEY_A),
+            NodeId::from_secret(&key(KEY_B)),
+            key(EPH_A),
+            nonce(NONCE_A),
+            form,
+            &mut rng,
+        )
+        .unwrap();
+        a.set_sent_auth_for_test_vectors(auth);
+        let mut buf = Vec::new();
+        let used = loop {
+            let mut chunk = [0u8; 4096];
+            let n = io.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(u) = a.read(&buf, &mut rng).unwrap() {
+                break u;
+            }
+        };
+        let (ack, _) = read_ack(&key(KEY_A), &buf).unwrap().unwrap();
+        assert_eq!(ack.form, form, "answered in the auth's form");
+        buf.drain(..used);
+        let (mut w, mut r) = session(&a.finish().unwrap());
+        // The server's Hello arrives over the session.
+        loop {
+            if let Some((m, n)) = r.decode(&buf).unwrap() {
+                buf.drain(..n);
+                assert_eq!(m.code, HELLO_MSG);
+                let hello = Hello::decode(&m.payload).unwrap();
+                assert_eq!(hello.id, NodeId::from_secret(&key(KEY_B)).0.to_vec());
+                break;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = io.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let ours = Hello {
+            protocol_version: 5,
+            client_id: "eip8-vector".into(),
+            caps: vec![],
+            listen_port: 0,
+            id: NodeId::from_secret(&key(KEY_A)).0.to_vec(),
+        };
+        let mut out = Vec::new();
+        w.write_msg(HELLO_MSG, &ours.encode(), &mut out).unwrap();
+        io.write_all(&out).await.unwrap();
+        let peer = task.await.unwrap().unwrap();
+        assert_eq!(peer.id(), NodeId::from_secret(&key(KEY_A)));
+        assert_eq!(peer.client_id(), "eip8-vector");
+    }
+}
