@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::caps::{Cap, SharedCap};
 use crate::conn::{self, ConnReader, ConnWriter, ReadError, WriteError};
@@ -471,7 +470,7 @@ async fn run(
     // Start the protocols (startProtocols).
     let (proto_err_tx, mut proto_err_rx) = mpsc::channel(shared.len() + 1);
     let mut slots = Vec::with_capacity(shared.len());
-    let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(shared.len());
+    let mut tasks: Vec<tokio::task::AbortHandle> = Vec::with_capacity(shared.len());
     for s in &shared {
         let Some(proto) = protocols.get(s.index) else {
             continue;
@@ -493,11 +492,20 @@ async fn run(
         let errc = proto_err_tx.clone();
         let p = peer.clone();
         let cap = s.cap.clone();
-        tasks.push(tokio::spawn(async move {
-            tracing::trace!(%cap, "starting protocol");
-            let res = run_fn(p, rw).await;
+        tracing::trace!(%cap, "starting protocol");
+        let task = tokio::spawn(run_fn(p, rw));
+        let abort = task.abort_handle();
+        // A watcher reports how the protocol ended, including a panic, which ends the peer
+        // with "subprotocol error" instead of leaving it running without the protocol.
+        tokio::spawn(async move {
+            let res = match task.await {
+                Ok(res) => res,
+                Err(e) if e.is_panic() => Err(RunError::other(format!("protocol {cap} panicked"))),
+                Err(_) => Err(RunError::Rw(RwError::Closed)),
+            };
             let _ = errc.send((cap, res)).await;
-        }));
+        });
+        tasks.push(abort);
     }
     drop(proto_err_tx);
 
@@ -576,10 +584,11 @@ async fn run(
     drop(writer);
     // Give the protocols a moment to notice (their reads and writes now fail), then stop them.
     let deadline = tokio::time::Instant::now() + timing.protocol_grace;
-    for mut t in tasks {
-        if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
-            t.abort();
+    for t in tasks {
+        while !t.is_finished() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        t.abort();
     }
     if let Ok(mut pings) = peer.inner.pings.lock() {
         pings.clear();

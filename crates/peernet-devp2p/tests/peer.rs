@@ -485,3 +485,16 @@ async fn write_checks_the_code_range_and_reports_after_close() {
     assert_eq!(rx.recv().await.unwrap(), Err(RwError::Closed));
     assert_eq!(rx.recv().await.unwrap(), Err(RwError::Closed));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_protocol_ends_the_peer_with_subprotocol_error() {
+    let boom = Protocol::new("eth", 68, 17, |_p, mut rw| async move {
+        rw.read().await?;
+        panic!("protocol bug");
+    });
+    let server = Server::new(Config::new(key(9)).protocol(boom));
+    let (mut raw, peer) = connected(&server, key(1)).await;
+    raw.send(16, &[0xc0]).await;
+    assert_eq!(raw.expect_disconnect().await, DiscReason::SubprotocolError);
+    assert!(peer.wait().await.detail.contains("panicked"));
+}
