@@ -19,7 +19,14 @@ use rand::RngCore;
 use sha3::{Digest, Keccak256};
 use tokio::sync::{mpsc, Mutex};
 
-const PRIMITIVE_BYTES: usize = 64 << 20;
+const PRIMITIVE_BYTES: usize = 32 << 20;
+/// Each figure is the best of this many runs: the machine is shared, and the best run is the
+/// one least disturbed by other work.
+const RUNS: usize = 3;
+
+fn best(mut f: impl FnMut() -> f64) -> f64 {
+    (0..RUNS).map(|_| f()).fold(0.0, f64::max)
+}
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64() / 1e6
@@ -154,13 +161,13 @@ async fn rlpx_rate(size: usize, count: usize) -> f64 {
 }
 
 fn main() {
-    let aes = aes_ctr_rate();
-    let keccak = keccak_rate();
+    let aes = best(aes_ctr_rate);
+    let keccak = best(keccak_rate);
     let mut incompressible = vec![0u8; 64 << 10];
     rand::thread_rng().fill_bytes(&mut incompressible);
-    let snappy = snappy_rate(&incompressible);
+    let snappy = best(|| snappy_rate(&incompressible));
     let ceiling = 1.0 / (1.0 / aes + 1.0 / keccak);
-    println!("single core, same run:");
+    println!("single core, same run (best of {RUNS}):");
     println!("  AES-256-CTR           {aes:9.1} MB/s");
     println!("  keccak256             {keccak:9.1} MB/s");
     println!("  snappy (incompr.)     {snappy:9.1} MB/s  (compress + decompress; not in ceiling)");
@@ -171,7 +178,7 @@ fn main() {
         ceiling / 2.0
     );
     for size in [1 << 10, 16 << 10, 256 << 10] {
-        let rate = codec_rate(size);
+        let rate = best(|| codec_rate(size));
         println!(
             "  {:>4} KiB: {rate:9.1} MB/s  = {:.2} of ceiling/2",
             size >> 10,
@@ -185,8 +192,8 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     println!("RLPx over loopback TCP, one connection, random (incompressible) payloads:");
-    for (size, count) in [(1 << 10, 100_000), (16 << 10, 8_192), (256 << 10, 512)] {
-        let rate = rt.block_on(rlpx_rate(size, count));
+    for (size, count) in [(1 << 10, 65_536), (16 << 10, 4_096), (256 << 10, 256)] {
+        let rate = best(|| rt.block_on(rlpx_rate(size, count)));
         println!(
             "  {:>4} KiB x {count:>6}: {rate:9.1} MB/s  = {:.2} of the ceiling",
             size >> 10,

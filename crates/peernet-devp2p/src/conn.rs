@@ -194,15 +194,33 @@ impl ConnWriter {
     /// Writes one message and flushes it.
     pub(crate) async fn write_msg(&mut self, code: u64, payload: &[u8]) -> Result<(), WriteError> {
         self.buf.clear();
-        self.frames
-            .write_msg(code, payload, &mut self.buf)
-            .map_err(WriteError::Frame)?;
-        self.io.write_all(&self.buf).await.map_err(WriteError::Io)?;
-        self.io.flush().await.map_err(WriteError::Io)?;
+        self.queue_msg(code, payload).map_err(WriteError::Frame)?;
+        self.flush_queued().await.map_err(WriteError::Io)
+    }
+
+    /// Frames one message behind those already queued; nothing is sent yet. On error nothing
+    /// was queued and the session state is unchanged.
+    pub(crate) fn queue_msg(&mut self, code: u64, payload: &[u8]) -> Result<(), FrameError> {
+        self.frames.write_msg(code, payload, &mut self.buf)
+    }
+
+    /// Bytes queued and not yet sent.
+    pub(crate) fn queued(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Sends the queued frames in one write.
+    pub(crate) async fn flush_queued(&mut self) -> Result<(), io::Error> {
+        let res = async {
+            self.io.write_all(&self.buf).await?;
+            self.io.flush().await
+        }
+        .await;
+        self.buf.clear();
         if self.buf.capacity() > 4 * READ_CHUNK {
             self.buf = Vec::new();
         }
-        Ok(())
+        res
     }
 
     pub(crate) fn set_snappy(&mut self, on: bool) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::caps::{Cap, SharedCap};
-use crate::conn::{self, ConnReader, ConnWriter, ReadError, WriteError};
+use crate::conn::{self, ConnReader, ConnWriter, ReadError};
 use crate::frame::FrameError;
 use crate::message::{
     decode_disconnect, DiscReason, Hello, BASE_PROTOCOL_LENGTH, DISC_MSG, EMPTY_LIST, PING_MSG,
@@ -253,6 +253,12 @@ pub(crate) struct PeerTiming {
 }
 
 const MAX_PENDING_PINGS: usize = 64;
+/// Most queued write requests sent in one system call.
+const MAX_WRITE_BATCH: usize = 64;
+/// Most bytes framed before they are sent.
+const MAX_WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// Write requests that may wait for the writer.
+const WRITE_QUEUE: usize = 64;
 
 struct PendingPing {
     sent: tokio::time::Instant,
@@ -403,8 +409,8 @@ pub(crate) fn start_peer(
     on_exit: impl FnOnce(&Peer, PeerExit) + Send + 'static,
 ) -> Peer {
     let (disc_tx, disc_rx) = mpsc::channel(1);
-    // Capacity 1: requests queue in their senders; the run loop takes one at a time.
-    let (write_tx, write_rx) = mpsc::channel(1);
+    // Bounded: further writers wait in `send`; the run loop writes them in order.
+    let (write_tx, write_rx) = mpsc::channel(WRITE_QUEUE);
     let (exit_tx, exit_rx) = watch::channel(None);
     let peer = Peer {
         inner: Arc::new(PeerInner {
@@ -546,21 +552,36 @@ async fn run(
                 };
             }
             Some(req) = write_rx.recv() => {
-                let res = tokio::time::timeout(timing.write_timeout, writer.write_msg(req.code, &req.payload)).await;
-                let res = match res {
+                // Writes are serialised here: frames never interleave, and each writer learns
+                // the result of its own write. Requests already queued are framed together and
+                // sent in one system call.
+                let mut waiting = Vec::new();
+                let mut next = Some(req);
+                while let Some(req) = next.take() {
+                    match writer.queue_msg(req.code, &req.payload) {
+                        Ok(()) => waiting.push(req.done),
+                        Err(e) => {
+                            if let Some(done) = req.done {
+                                let _ = done.send(Err(RwError::TooLarge(e)));
+                            }
+                        }
+                    }
+                    if waiting.len() < MAX_WRITE_BATCH && writer.queued() < MAX_WRITE_BATCH_BYTES {
+                        next = write_rx.try_recv().ok();
+                    }
+                }
+                if waiting.is_empty() {
+                    continue;
+                }
+                let res = match tokio::time::timeout(timing.write_timeout, writer.flush_queued()).await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(WriteError::Frame(e))) => Err(RwError::TooLarge(e)),
-                    Ok(Err(WriteError::Io(e))) => Err(RwError::WriteFailed(e.to_string())),
+                    Ok(Err(e)) => Err(RwError::WriteFailed(e.to_string())),
                     Err(_) => Err(RwError::WriteFailed("write timed out".into())),
                 };
-                let failed = match &res {
-                    Err(RwError::WriteFailed(e)) => Some(e.clone()),
-                    _ => None,
-                };
-                if let Some(done) = req.done {
-                    let _ = done.send(res);
+                for done in waiting.into_iter().flatten() {
+                    let _ = done.send(res.clone());
                 }
-                if let Some(e) = failed {
+                if let Err(RwError::WriteFailed(e)) = res {
                     break (DiscReason::NetworkError, false, format!("write: {e}"));
                 }
             }
