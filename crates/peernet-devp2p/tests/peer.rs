@@ -498,3 +498,33 @@ async fn a_panicking_protocol_ends_the_peer_with_subprotocol_error() {
     assert_eq!(raw.expect_disconnect().await, DiscReason::SubprotocolError);
     assert!(peer.wait().await.detail.contains("panicked"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_write_is_reported_and_ends_the_peer() {
+    use rand::RngCore;
+    let (tx, mut rx) = mpsc::channel(1);
+    let writer = Protocol::new("eth", 68, 17, move |_p, rw| {
+        let tx = tx.clone();
+        async move {
+            // 2 MiB of incompressible data into a pipe whose reader never reads.
+            let mut big = vec![0u8; 2 << 20];
+            rand::thread_rng().fill_bytes(&mut big);
+            let res = rw.write(0, &big).await;
+            tx.send(res.clone()).await.unwrap();
+            res.map_err(RunError::from)
+        }
+    });
+    let mut cfg = Config::new(key(9)).protocol(writer);
+    cfg.read_timeout = Duration::from_secs(40);
+    let server = Server::new(cfg);
+    let (raw, peer) = connected(&server, key(1)).await;
+    let start = tokio::time::Instant::now();
+    let res = rx.recv().await.unwrap();
+    assert!(matches!(res, Err(RwError::WriteFailed(_))), "{res:?}");
+    // The default write timeout.
+    assert_eq!(start.elapsed().as_secs(), 20);
+    let exit = peer.wait().await;
+    assert_eq!(exit.reason, DiscReason::NetworkError);
+    assert!(exit.detail.contains("write"), "{}", exit.detail);
+    drop(raw);
+}
