@@ -80,8 +80,8 @@ pub use handshake::{
 };
 pub use message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError,
-    BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, PING_MSG, PONG_MSG,
-    SNAPPY_PROTOCOL_VERSION,
+    BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE,
+    PING_MSG, PONG_MSG, SNAPPY_PROTOCOL_VERSION,
 };
 pub use node::{Enode, NodeError, NodeId};
 

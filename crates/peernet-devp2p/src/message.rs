@@ -23,6 +23,9 @@ pub const BASE_PROTOCOL_VERSION: u64 = 5;
 pub const SNAPPY_PROTOCOL_VERSION: u64 = 5;
 /// Most capabilities accepted in a Hello (real clients send a handful).
 pub const MAX_CAPS: usize = 1024;
+/// Largest Hello payload accepted: go-ethereum refuses base-protocol messages over 2 KiB in
+/// the protocol handshake, so no deployed client sends more.
+pub const MAX_HELLO_SIZE: usize = 2 * 1024;
 /// RLP of an empty list: the payload of Ping and Pong.
 pub const EMPTY_LIST: [u8; 1] = [0xc0];
 
@@ -35,6 +38,9 @@ pub enum MessageError {
     /// The Hello lists more than [`MAX_CAPS`] capabilities (the remote's fault).
     #[error("hello lists too many capabilities")]
     TooManyCaps,
+    /// The Hello is larger than [`MAX_HELLO_SIZE`] (the remote's fault).
+    #[error("hello of {0} bytes is too large")]
+    HelloTooLarge(usize),
 }
 
 // The inner error is shown in the variant's message, so it is not also exposed as
@@ -224,6 +230,9 @@ impl Hello {
     /// Decodes a Hello payload, ignoring additional list elements (EIP-8) in the message and
     /// in each capability, and any bytes after the list.
     pub fn decode(payload: &[u8]) -> Result<Hello, MessageError> {
+        if payload.len() > MAX_HELLO_SIZE {
+            return Err(MessageError::HelloTooLarge(payload.len()));
+        }
         let (item, _) = rlp::decode_prefix(payload)?;
         let mut l = item.list()?;
         let protocol_version = l.required()?.as_u64()?;
@@ -323,6 +332,12 @@ mod tests {
             check_hello(&old, &id, 4),
             Err(DiscReason::IncompatibleVersion)
         );
+        let mut huge = h.clone();
+        huge.client_id = "x".repeat(MAX_HELLO_SIZE);
+        assert!(matches!(
+            Hello::decode(&huge.encode()),
+            Err(MessageError::HelloTooLarge(_))
+        ));
         // Truncated Hello.
         assert!(Hello::decode(&enc[..enc.len() - 3]).is_err());
         assert!(Hello::decode(&[0xc2, 0x05, 0x80]).is_err());

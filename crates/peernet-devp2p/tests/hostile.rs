@@ -501,3 +501,18 @@ async fn pending_handshake_limit_over_tcp() {
     }
     assert!(ok);
 }
+
+#[tokio::test(start_paused = true)]
+async fn oversized_hello() {
+    let server = Server::new(Config::new(key(2)));
+    let (mut raw, task) = RawPeer::connect(&server, key(1)).await;
+    let mut h = raw.hello(&[]);
+    h.client_id = "x".repeat(3000);
+    raw.send(HELLO_MSG, &h.encode()).await;
+    assert_eq!(raw.recv().await.unwrap().code, HELLO_MSG);
+    assert_eq!(raw.expect_disconnect().await, DiscReason::ProtocolError);
+    assert!(matches!(
+        task.await.unwrap(),
+        Err(SetupError::Message(MessageError::HelloTooLarge(_)))
+    ));
+}
