@@ -36,7 +36,7 @@ impl fmt::Display for Cap {
 /// One of our protocols that the remote also speaks, with its place in the code space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedCap {
-    /// Index of the protocol in the list we passed to [`match_caps`].
+    /// Index of the protocol in the list we passed to [`match_protocols`].
     pub index: usize,
     /// The capability (name and the version chosen).
     pub cap: Cap,
@@ -48,7 +48,7 @@ pub struct SharedCap {
 
 /// Matches our protocols (capability and number of message codes) against the remote's
 /// capabilities: go-ethereum's `matchProtocols`. The result is sorted by offset.
-pub fn match_caps(ours: &[(Cap, u64)], theirs: &[Cap]) -> Vec<SharedCap> {
+pub fn match_protocols(ours: &[(Cap, u64)], theirs: &[Cap]) -> Vec<SharedCap> {
     // Highest shared version for each name; the first of duplicate local entries wins.
     let mut best: Vec<(usize, &Cap, u64)> = Vec::new();
     for (i, (cap, len)) in ours.iter().enumerate() {
@@ -105,7 +105,7 @@ mod tests {
             ("Zed", 1),
             ("les", 3),
         ]);
-        let m = match_caps(&ours, &theirs);
+        let m = match_protocols(&ours, &theirs);
         let got: Vec<(String, u64, usize)> = m
             .iter()
             .map(|s| (s.cap.to_string(), s.offset, s.index))
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn nothing_shared() {
         let ours = vec![(Cap::new("eth", 68), 17)];
-        assert!(match_caps(&ours, &caps(&[("eth", 67), ("ETH", 68)])).is_empty());
-        assert!(match_caps(&[], &caps(&[("eth", 68)])).is_empty());
+        assert!(match_protocols(&ours, &caps(&[("eth", 67), ("ETH", 68)])).is_empty());
+        assert!(match_protocols(&[], &caps(&[("eth", 68)])).is_empty());
     }
 }

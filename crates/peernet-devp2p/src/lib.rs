@@ -16,7 +16,7 @@
 //! | handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
 //! | frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`] |
 //! | message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
-//! | caps | [`Cap`], [`match_caps`]: offsets from 16 in name order | — |
+//! | caps | [`Cap`], [`match_protocols`]: offsets from 16 in name order | — |
 //!
 //! The tokio driver, with go-ethereum's names:
 //!
@@ -28,7 +28,7 @@
 //!
 //! A connection goes: TCP → [`Handshake`] (timeout) → checks (self, too many peers, already
 //! connected) → Hello exchange (timeout; identity and version checks; snappy from p2p v5) →
-//! [`match_caps`] (none shared: "useless peer") → [`Peer`] runs each shared [`Protocol`] in its
+//! [`match_protocols`] (none shared: "useless peer") → [`Peer`] runs each shared [`Protocol`] in its
 //! own task. Every failure ends with a typed error and, where one applies, a [`DiscReason`]
 //! sent to the remote.
 //!
@@ -68,7 +68,7 @@ mod conn;
 mod peer;
 mod server;
 
-pub use caps::{match_caps, Cap, SharedCap};
+pub use caps::{match_protocols, Cap, SharedCap};
 pub use ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
 pub use frame::{
     decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,

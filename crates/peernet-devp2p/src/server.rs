@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch, Semaphore};
 
-use crate::caps::{match_caps, Cap};
+use crate::caps::{match_protocols, Cap};
 use crate::conn::{self, BoxStream, ConnWriter, SetupError};
 use crate::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
 use crate::node::{Enode, NodeId};
@@ -344,7 +344,7 @@ impl Server {
         // addPeerChecks: shared capabilities, then the limits again, atomically with the insert.
         let ours_caps: Vec<(Cap, u64)> =
             cfg.protocols.iter().map(|p| (p.cap(), p.length)).collect();
-        let shared = match_caps(&ours_caps, &hello.caps);
+        let shared = match_protocols(&ours_caps, &hello.caps);
         if !cfg.protocols.is_empty() && shared.is_empty() {
             return self
                 .refuse(&mut writer, SetupError::Refused(DiscReason::UselessPeer))
