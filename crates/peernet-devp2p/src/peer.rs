@@ -473,47 +473,8 @@ async fn run(
     mut write_rx: mpsc::Receiver<WriteRequest>,
     mut disc_rx: mpsc::Receiver<DiscReason>,
 ) -> PeerExit {
-    // Start the protocols (startProtocols).
-    let (proto_err_tx, mut proto_err_rx) = mpsc::channel(shared.len() + 1);
-    let mut slots = Vec::with_capacity(shared.len());
-    let mut tasks: Vec<tokio::task::AbortHandle> = Vec::with_capacity(shared.len());
-    for s in &shared {
-        let Some(proto) = protocols.get(s.index) else {
-            continue;
-        };
-        let (tx, rx) = mpsc::channel(timing.inbound_queue.max(1));
-        slots.push(ProtoSlot {
-            offset: s.offset,
-            length: s.length,
-            tx,
-        });
-        let rw = ProtoRw {
-            cap: s.cap.clone(),
-            offset: s.offset,
-            length: s.length,
-            inbound: rx,
-            writes: write_tx.clone(),
-        };
-        let run_fn = proto.run.clone();
-        let errc = proto_err_tx.clone();
-        let p = peer.clone();
-        let cap = s.cap.clone();
-        tracing::trace!(%cap, "starting protocol");
-        let task = tokio::spawn(run_fn(p, rw));
-        let abort = task.abort_handle();
-        // A watcher reports how the protocol ended, including a panic, which ends the peer
-        // with "subprotocol error" instead of leaving it running without the protocol.
-        tokio::spawn(async move {
-            let res = match task.await {
-                Ok(res) => res,
-                Err(e) if e.is_panic() => Err(RunError::other(format!("protocol {cap} panicked"))),
-                Err(_) => Err(RunError::Rw(RwError::Closed)),
-            };
-            let _ = errc.send((cap, res)).await;
-        });
-        tasks.push(abort);
-    }
-    drop(proto_err_tx);
+    let (slots, tasks, mut proto_err_rx) =
+        start_protocols(&peer, &shared, &protocols, &write_tx, timing.inbound_queue);
 
     let (read_end_tx, mut read_end_rx) = oneshot::channel();
     let read_task = tokio::spawn(read_loop(
@@ -619,6 +580,61 @@ async fn run(
         remote_requested,
         detail,
     }
+}
+
+type ProtoResult = (Cap, Result<(), RunError>);
+
+/// Starts every matched protocol's `run` in its own task (go-ethereum's `startProtocols`):
+/// returns the read loop's dispatch table, abort handles, and where the protocols' results
+/// arrive.
+fn start_protocols(
+    peer: &Peer,
+    shared: &[SharedCap],
+    protocols: &[Protocol],
+    write_tx: &mpsc::Sender<WriteRequest>,
+    inbound_queue: usize,
+) -> (
+    Vec<ProtoSlot>,
+    Vec<tokio::task::AbortHandle>,
+    mpsc::Receiver<ProtoResult>,
+) {
+    let (proto_err_tx, proto_err_rx) = mpsc::channel(shared.len() + 1);
+    let mut slots = Vec::with_capacity(shared.len());
+    let mut tasks = Vec::with_capacity(shared.len());
+    for s in shared {
+        let Some(proto) = protocols.get(s.index) else {
+            continue;
+        };
+        let (tx, rx) = mpsc::channel(inbound_queue.max(1));
+        slots.push(ProtoSlot {
+            offset: s.offset,
+            length: s.length,
+            tx,
+        });
+        let rw = ProtoRw {
+            cap: s.cap.clone(),
+            offset: s.offset,
+            length: s.length,
+            inbound: rx,
+            writes: write_tx.clone(),
+        };
+        let errc = proto_err_tx.clone();
+        let cap = s.cap.clone();
+        tracing::trace!(%cap, "starting protocol");
+        let task = tokio::spawn((proto.run)(peer.clone(), rw));
+        tasks.push(task.abort_handle());
+        // A watcher reports how the protocol ended, including a panic, which ends the peer
+        // with "subprotocol error" instead of leaving it running without the protocol.
+        tokio::spawn(async move {
+            let res = match task.await {
+                Ok(res) => res,
+                Err(e) if e.is_panic() => Err(RunError::other(format!("protocol {cap} panicked"))),
+                Err(_) => Err(RunError::Rw(RwError::Closed)),
+            };
+            let _ = errc.send((cap, res)).await;
+        });
+    }
+    (slots, tasks, proto_err_rx)
 }
 
 /// Reads messages and dispatches them (go-ethereum's `readLoop` + `handle`).
