@@ -200,7 +200,11 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
     match command {
         Command::Id { identity } => identity::print_id(&identity, out),
         Command::Key {
-            command: KeyCommand::Generate { key_type, out: path },
+            command:
+                KeyCommand::Generate {
+                    key_type,
+                    out: path,
+                },
         } => identity::generate(key_type, &path, out),
         Command::Listen { .. } => Err(not_implemented("listen")),
         Command::Ping { .. } => Err(not_implemented("ping")),

@@ -49,5 +49,7 @@ pub type Result<T> = std::result::Result<T, CliError>;
 
 /// Error for a command whose capability has not landed yet.
 pub fn not_implemented(what: &str) -> CliError {
-    CliError(format!("`peernet {what}` is not implemented yet in this version"))
+    CliError(format!(
+        "`peernet {what}` is not implemented yet in this version"
+    ))
 }

@@ -9,10 +9,33 @@
 //! - [`identity`]: key pairs (Ed25519, secp256k1, ECDSA P-256; RSA verification), their protobuf
 //!   encodings, [`PeerId`], signed envelopes and peer records;
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
-//! - [`varint`]: unsigned varints and length-prefixed framing.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+//! - [`multistream`]: multistream-select 1.0, dialer and listener;
+//! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
+//! - [`ping`] and [`perf`]: the ping and perf protocols;
+//! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
+//! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
+//!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
+//! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
+//! - [`varint`]: unsigned varints and length-prefixed framing;
+//! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
-pub mod varint;
+pub mod dial;
 pub mod identity;
+pub mod multiaddr;
+pub mod multistream;
+pub mod noise;
+pub mod perf;
+pub mod ping;
+pub mod plaintext;
+pub(crate) mod protobuf;
+pub mod tls;
+pub mod varint;
+pub mod yamux;
 
-pub use identity::PeerId;
+pub use identity::{KeyType, Keypair, PeerId, PublicKey};
+pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};
+pub use protobuf::ProtobufError;

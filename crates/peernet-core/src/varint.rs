@@ -41,7 +41,9 @@ pub fn encode_to(mut value: u64, buf: &mut [u8; 10]) -> &[u8] {
         }
         *slot = byte | 0x80;
     }
-    &buf[..n]
+    // n is at most 10: the loop runs once per slot.
+    let (used, _) = buf.split_at(n);
+    used
 }
 
 /// How many bytes the varint encoding of `value` takes.
@@ -63,7 +65,7 @@ pub fn decode(input: &[u8]) -> Result<(u64, &[u8]), VarintError> {
                 return Err(VarintError::NotMinimal);
             }
             // Nine 7-bit groups carry 63 bits: no value can exceed 2^63 - 1 here.
-            return Ok((value, &input[i + 1..]));
+            return Ok((value, input.get(i + 1..).unwrap_or_default()));
         }
     }
     if input.len() >= MAX_VARINT_LEN {

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use sha2::Digest as _;
+
+use super::PublicKey;
+
 /// Multihash code of the identity "hash" (the key itself, used when it is at most 42 bytes).
 pub(crate) const MULTIHASH_IDENTITY: u64 = 0x00;
 /// Multihash code of sha2-256.
@@ -47,10 +51,8 @@ pub enum PeerIdError {
 impl PeerId {
     /// Parses the binary multihash form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PeerIdError> {
-        let (code, rest) =
-            crate::varint::decode(bytes).map_err(|_| PeerIdError::Multihash)?;
-        let (len, digest) =
-            crate::varint::decode(rest).map_err(|_| PeerIdError::Multihash)?;
+        let (code, rest) = crate::varint::decode(bytes).map_err(|_| PeerIdError::Multihash)?;
+        let (len, digest) = crate::varint::decode(rest).map_err(|_| PeerIdError::Multihash)?;
         if digest.len() as u64 != len {
             return Err(PeerIdError::Multihash);
         }
@@ -65,6 +67,24 @@ impl PeerId {
         Ok(PeerId {
             multihash: bytes.to_vec(),
         })
+    }
+
+    /// The peer id of a public key: the identity multihash of its protobuf encoding when that
+    /// is at most 42 bytes (Ed25519, secp256k1), else its sha2-256 multihash (ECDSA, RSA).
+    pub fn from_public_key(key: &PublicKey) -> Self {
+        let encoded = key.to_protobuf_encoding();
+        if encoded.len() <= MAX_INLINE_KEY_LEN {
+            PeerId::from_multihash(MULTIHASH_IDENTITY, &encoded)
+        } else {
+            PeerId::from_multihash(MULTIHASH_SHA256, &sha2::Sha256::digest(&encoded))
+        }
+    }
+
+    /// A random peer id: a sha2-256 multihash of 32 random bytes (from the operating system's
+    /// RNG). Nobody holds a key for it; it is meant for tests and placeholders.
+    pub fn random() -> Self {
+        let digest: [u8; 32] = rand::random();
+        PeerId::from_multihash(MULTIHASH_SHA256, &digest)
     }
 
     /// Builds a peer id from a multihash code and digest (internal: codes are trusted).
@@ -98,12 +118,28 @@ impl PeerId {
         (code == MULTIHASH_IDENTITY).then_some(digest)
     }
 
+    /// The public key inlined in an identity-multihash peer id (Ed25519 and secp256k1 keys), or
+    /// `None` for a sha2-256 peer id or when the inlined bytes are not a valid public key.
+    pub fn to_public_key(&self) -> Option<PublicKey> {
+        let key = PublicKey::from_protobuf_encoding(self.inline_key()?).ok()?;
+        // A key whose canonical encoding differs from the inlined bytes does not own this id.
+        (PeerId::from_public_key(&key) == *self).then_some(key)
+    }
+
+    /// Whether `key` is the key this peer id was derived from.
+    pub fn is_public_key(&self, key: &PublicKey) -> bool {
+        PeerId::from_public_key(key) == *self
+    }
+
     /// The CIDv1 text form (multibase base32, libp2p-key codec).
     pub fn to_cid_string(&self) -> String {
         let mut cid = vec![0x01];
         crate::varint::encode(CID_LIBP2P_KEY, &mut cid);
         cid.extend_from_slice(&self.multihash);
-        format!("b{}", data_encoding::BASE32_NOPAD.encode(&cid).to_lowercase())
+        format!(
+            "b{}",
+            data_encoding::BASE32_NOPAD.encode(&cid).to_lowercase()
+        )
     }
 }
 

@@ -1,0 +1,825 @@
+//! The Noise security upgrade over any byte stream: the thin tokio driver around
+//! [`peernet_core::noise`].
+//!
+//! [`upgrade_outbound`] and [`upgrade_inbound`] run the libp2p Noise XX handshake and return a
+//! [`NoiseStream`], an encrypted `AsyncRead + AsyncWrite`, with what the handshake proved about
+//! the remote ([`RemoteInfo`]).
+//!
+//! The stream is built for throughput. Writes are gathered into full 65519-byte frames that are
+//! sealed in place in one write buffer, which is handed to the socket once several frames are
+//! ready (or on flush), so a bulk transfer costs one copy and one system call per few frames.
+//! Reads fill a large buffer with as many frames as the socket has, decrypt each frame where it
+//! lies and copy the plaintext out. No frame allocates: both buffers grow to their
+//! bound (about 256 KiB each) only under bulk traffic and are reused from then on.
+//!
+//! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
+//! the whole connection upgrade). A stream that closes mid-handshake ends it with
+//! [`UpgradeError::Closed`].
+//!
+//! ```
+//! use peernet::noise::{upgrade_inbound, upgrade_outbound};
+//! use peernet::core::Keypair;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (alice, bob) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+//! let (a_io, b_io) = tokio::io::duplex(64 * 1024); // a TcpStream in real use
+//! let (dialed, accepted) = tokio::join!(
+//!     upgrade_outbound(a_io, &alice, Some(bob.to_peer_id()), &["/yamux/1.0.0"]),
+//!     upgrade_inbound(b_io, &bob, &["/yamux/1.0.0"]),
+//! );
+//! let ((mut a, bob_info), (mut b, _)) = (dialed?, accepted?);
+//! assert_eq!(bob_info.negotiated_muxer.as_deref(), Some("/yamux/1.0.0"));
+//!
+//! a.write_all(b"hello").await?;
+//! a.flush().await?; // writes are held until a frame fills up or a flush
+//! let mut buf = [0u8; 5];
+//! b.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"hello");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use peernet_core::noise::{
+    message_len, Handshake, NoiseError, Receiver, Sender, LENGTH_PREFIX_LEN, MAX_FRAME_LEN,
+    MAX_PLAINTEXT_LEN,
+};
+use peernet_core::{Keypair, PeerId};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+pub use peernet_core::noise::RemoteInfo;
+
+/// The protocol id under which multistream-select negotiates Noise.
+pub const PROTOCOL_ID: &str = "/noise";
+
+/// Largest read buffer: room for several maximal frames per read system call. The buffer starts
+/// at one frame and doubles up to this size only when a read fills it (bulk transfer), so idle
+/// connections stay small.
+const READ_BUF_LEN: usize = 4 * MAX_FRAME_LEN;
+/// Sealed bytes buffered before a write goes to the socket. The write buffer grows to this
+/// (plus one open frame) only under bulk writes.
+const WRITE_HIGH_WATER: usize = 4 * MAX_FRAME_LEN;
+
+/// Why a Noise upgrade failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    /// Reading or writing the underlying stream failed (the network or the local system).
+    #[error("i/o error during the noise handshake")]
+    Io(#[from] io::Error),
+    /// The remote closed the stream before the handshake finished (remote at fault).
+    #[error("remote closed the stream during the noise handshake")]
+    Closed,
+    /// The handshake failed; the inner error names who was at fault.
+    #[error(transparent)]
+    Noise(#[from] NoiseError),
+}
+
+/// Runs the handshake as the dialer over `io`.
+///
+/// `expected` is the peer id that was dialed, if known; another identity is refused with
+/// [`NoiseError::PeerIdMismatch`] before the local identity is revealed. `muxers` are announced
+/// for inlined muxer negotiation, in order of preference (see [`RemoteInfo::negotiated_muxer`]).
+pub async fn upgrade_outbound<T>(
+    io: T,
+    keypair: &Keypair,
+    expected: Option<PeerId>,
+    muxers: &[&str],
+) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    run(io, Handshake::initiator(keypair, expected, muxers)).await
+}
+
+/// Runs the handshake as the listener over `io`, announcing `muxers`.
+pub async fn upgrade_inbound<T>(
+    io: T,
+    keypair: &Keypair,
+    muxers: &[&str],
+) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    run(io, Handshake::responder(keypair, None, muxers)).await
+}
+
+async fn run<T>(mut io: T, mut hs: Handshake) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    // One maximal frame: any handshake message fits.
+    let mut rbuf = vec![0u8; MAX_FRAME_LEN];
+    let (mut rpos, mut rend) = (0, 0);
+    let mut out = Vec::new();
+    loop {
+        hs.write_output(&mut out);
+        if !out.is_empty() {
+            io.write_all(&out).await?;
+            io.flush().await?;
+            out.clear();
+        }
+        if hs.is_finished() {
+            break;
+        }
+        if rpos == rend {
+            (rpos, rend) = (0, 0);
+        }
+        // A handshake message is at most one frame, which always fits behind `rend` after a
+        // reset; the handshake consumes every byte it is given until it finishes.
+        let n = io.read(rbuf.get_mut(rend..).unwrap_or_default()).await?;
+        if n == 0 {
+            tracing::debug!("noise handshake: remote closed the stream");
+            return Err(UpgradeError::Closed);
+        }
+        rend += n;
+        let consumed = hs.read_input(rbuf.get(rpos..rend).unwrap_or_default())?;
+        rpos += consumed;
+    }
+    let (transport, info) = hs.finish()?;
+    tracing::debug!(peer = %info.peer_id, muxer = ?info.negotiated_muxer, "noise handshake complete");
+    let (sender, receiver) = transport.split();
+    let stream = NoiseStream {
+        io,
+        sender,
+        receiver,
+        rbuf,
+        rpos,
+        rend,
+        plain_start: 0,
+        plain_end: 0,
+        read_eof: false,
+        read_error: None,
+        read_truncated: false,
+        wbuf: Vec::new(),
+        wpos: 0,
+        sealed_end: 0,
+        open_frame: false,
+    };
+    Ok((stream, info))
+}
+
+/// An encrypted stream: the transport phase of a Noise session over `T`.
+///
+/// Writes are buffered until a frame is full or [`flush`](AsyncWriteExt::flush) is called, so
+/// call `flush` after a message that must go out now. `shutdown` flushes and then shuts down
+/// the write side of `T` (a TCP half-close). Errors caused by the remote (a frame that fails to
+/// decrypt, a stream truncated mid-frame) are `io::Error`s of kind `InvalidData` or
+/// `UnexpectedEof` that wrap a [`NoiseError`] when there is one.
+pub struct NoiseStream<T> {
+    io: T,
+    sender: Sender,
+    receiver: Receiver,
+    /// Raw bytes from `io`: `[rpos, rend)` not yet decrypted, `[plain_start, plain_end)`
+    /// decrypted plaintext not yet read (always before `rpos`).
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
+    plain_start: usize,
+    plain_end: usize,
+    read_eof: bool,
+    /// A frame failed to decrypt: the session's read side is dead, every read repeats this.
+    read_error: Option<NoiseError>,
+    /// The stream ended inside a frame.
+    read_truncated: bool,
+    /// Sealed frames `[wpos, sealed_end)` waiting for `io`, then the open frame (length prefix
+    /// reserved, plaintext so far) when `open_frame` is set.
+    wbuf: Vec<u8>,
+    wpos: usize,
+    sealed_end: usize,
+    open_frame: bool,
+}
+
+impl<T> std::fmt::Debug for NoiseStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoiseStream")
+            .field("sender", &self.sender)
+            .field("receiver", &self.receiver)
+            .field("buffered_read", &(self.rend - self.rpos))
+            .field("buffered_write", &(self.wbuf.len() - self.wpos))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> NoiseStream<T> {
+    /// The underlying stream (for addresses and socket options; writing to it directly would
+    /// corrupt the session, hence no `get_mut`).
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
+}
+
+fn noise_io_error(kind: io::ErrorKind, e: NoiseError) -> io::Error {
+    io::Error::new(kind, e)
+}
+
+/// The remote closed the stream in the middle of a frame (remote at fault, or a cut connection).
+fn truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "stream ended inside a noise frame",
+    )
+}
+
+impl<T: AsyncWrite + Unpin> NoiseStream<T> {
+    /// Seals the open frame, if any.
+    fn seal_open_frame(&mut self) -> io::Result<()> {
+        if self.open_frame {
+            self.sender
+                .seal_frame(&mut self.wbuf, self.sealed_end)
+                .map_err(|e| noise_io_error(io::ErrorKind::Other, e))?;
+            self.sealed_end = self.wbuf.len();
+            self.open_frame = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the sealed frames to `io` until none are left.
+    fn poll_write_sealed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.wpos < self.sealed_end {
+            let pending = self
+                .wbuf
+                .get(self.wpos..self.sealed_end)
+                .unwrap_or_default();
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, pending))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+        if self.open_frame {
+            // Keep the partial frame; it moves to the front (at most one frame, and only when a
+            // flush of sealed frames found one, which bulk writes never do).
+            self.wbuf.drain(..self.sealed_end);
+        } else {
+            self.wbuf.clear();
+        }
+        self.wpos = 0;
+        self.sealed_end = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for NoiseStream<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.sealed_end - this.wpos >= WRITE_HIGH_WATER {
+            ready!(this.poll_write_sealed(cx))?;
+        }
+        let mut accepted = 0;
+        while let Some(rest) = data.get(accepted..).filter(|r| !r.is_empty()) {
+            if !this.open_frame {
+                this.wbuf.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+                this.open_frame = true;
+            }
+            let in_frame = this.wbuf.len() - this.sealed_end - LENGTH_PREFIX_LEN;
+            let n = (MAX_PLAINTEXT_LEN - in_frame).min(rest.len());
+            this.wbuf
+                .extend_from_slice(rest.get(..n).unwrap_or_default());
+            accepted += n;
+            if in_frame + n == MAX_PLAINTEXT_LEN {
+                this.seal_open_frame()?;
+                if this.sealed_end - this.wpos >= WRITE_HIGH_WATER {
+                    break;
+                }
+            }
+        }
+        Poll::Ready(Ok(accepted))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.seal_open_frame()?;
+        ready!(this.poll_write_sealed(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.seal_open_frame()?;
+        ready!(this.poll_write_sealed(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(e) = &this.read_error {
+            return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e.clone())));
+        }
+        if this.read_truncated {
+            return Poll::Ready(Err(truncated()));
+        }
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let mut copied = false;
+        loop {
+            // 1. Plaintext ready: hand it out, and go on with the next buffered frame while the
+            //    caller's buffer has room (one call can return many frames).
+            if this.plain_start < this.plain_end {
+                let n = buf.remaining().min(this.plain_end - this.plain_start);
+                let plain = this
+                    .rbuf
+                    .get(this.plain_start..this.plain_start + n)
+                    .unwrap_or_default();
+                buf.put_slice(plain);
+                this.plain_start += n;
+                copied = true;
+                if buf.remaining() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            // 2. A whole frame buffered: decrypt it in place.
+            let raw = this.rbuf.get(this.rpos..this.rend).unwrap_or_default();
+            let need = match message_len(raw) {
+                Some(len) if raw.len() >= LENGTH_PREFIX_LEN + len => {
+                    let start = this.rpos + LENGTH_PREFIX_LEN;
+                    let message = this.rbuf.get_mut(start..start + len).unwrap_or_default();
+                    match this.receiver.decrypt_in_place(message) {
+                        Ok(plain) => {
+                            this.plain_start = start;
+                            this.plain_end = start + plain.len();
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "noise frame rejected");
+                            this.read_error = Some(e.clone());
+                            if copied {
+                                // Deliver the good plaintext; the error comes on the next call.
+                                return Poll::Ready(Ok(()));
+                            }
+                            return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e)));
+                        }
+                    }
+                    this.rpos = start + len;
+                    continue;
+                }
+                Some(len) => LENGTH_PREFIX_LEN + len,
+                None => LENGTH_PREFIX_LEN,
+            };
+            // 3. Need more bytes. Return what was copied rather than wait for the socket.
+            if copied {
+                return Poll::Ready(Ok(()));
+            }
+            // Make room for the whole frame, then read.
+            if this.rpos == this.rend {
+                (this.rpos, this.rend) = (0, 0);
+            } else if this.rbuf.len() - this.rpos < need {
+                this.rbuf.copy_within(this.rpos..this.rend, 0);
+                this.rend -= this.rpos;
+                this.rpos = 0;
+            }
+            this.plain_start = 0;
+            this.plain_end = 0;
+            if this.read_eof {
+                if this.rpos == this.rend {
+                    return Poll::Ready(Ok(()));
+                }
+                this.read_truncated = true;
+                return Poll::Ready(Err(truncated()));
+            }
+            let mut read_buf = ReadBuf::new(this.rbuf.get_mut(this.rend..).unwrap_or_default());
+            ready!(Pin::new(&mut this.io).poll_read(cx, &mut read_buf))?;
+            let n = read_buf.filled().len();
+            if n == 0 {
+                this.read_eof = true;
+            }
+            this.rend += n;
+            if this.rend == this.rbuf.len() && this.rbuf.len() < READ_BUF_LEN {
+                // The read filled the buffer: more is queued in the socket. Read more at once.
+                let grown = (this.rbuf.len() * 2).min(READ_BUF_LEN);
+                this.rbuf.resize(grown, 0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    const YAMUX: &str = "/yamux/1.0.0";
+
+    fn keys() -> (Keypair, Keypair) {
+        (Keypair::ed25519_from_seed(1), Keypair::ed25519_from_seed(2))
+    }
+
+    /// Deterministic test data that differs at every offset within a frame.
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i ^ (i >> 8) ^ (i >> 16)) as u8).collect()
+    }
+
+    async fn handshake_pair<T>(
+        a_io: T,
+        b_io: T,
+    ) -> ((NoiseStream<T>, RemoteInfo), (NoiseStream<T>, RemoteInfo))
+    where
+        T: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (a, b) = keys();
+        let expected = b.public().to_peer_id();
+        let (out, inb) = tokio::join!(
+            upgrade_outbound(a_io, &a, Some(expected), &[YAMUX]),
+            upgrade_inbound(b_io, &b, &[YAMUX]),
+        );
+        (out.unwrap(), inb.unwrap())
+    }
+
+    #[tokio::test]
+    async fn handshake_over_duplex_in_both_roles() {
+        let (a_io, b_io) = duplex(1024);
+        let ((mut a, a_info), (mut b, b_info)) = handshake_pair(a_io, b_io).await;
+        let (ka, kb) = keys();
+        assert_eq!(a_info.peer_id, kb.public().to_peer_id());
+        assert_eq!(b_info.peer_id, ka.public().to_peer_id());
+        assert_eq!(a_info.negotiated_muxer.as_deref(), Some(YAMUX));
+        assert_eq!(b_info.negotiated_muxer.as_deref(), Some(YAMUX));
+
+        a.write_all(b"ping").await.unwrap();
+        a.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        b.write_all(b"pong").await.unwrap();
+        b.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        a.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"pong");
+    }
+
+    #[tokio::test]
+    async fn wrong_peer_is_refused() {
+        let (a_io, b_io) = duplex(1 << 16);
+        let (a, b) = keys();
+        let other = Keypair::ed25519_from_seed(3).public().to_peer_id();
+        let (out, inb) = tokio::join!(
+            upgrade_outbound(a_io, &a, Some(other.clone()), &[]),
+            upgrade_inbound(b_io, &b, &[]),
+        );
+        match out {
+            Err(UpgradeError::Noise(NoiseError::PeerIdMismatch { expected, actual })) => {
+                assert_eq!(expected, other);
+                assert_eq!(actual, b.public().to_peer_id());
+            }
+            other => panic!("expected a peer id mismatch, got {other:?}"),
+        }
+        // The dialer dropped its end without sending message 3.
+        assert!(matches!(inb, Err(UpgradeError::Closed)));
+    }
+
+    async fn transfer<T>(mut tx: NoiseStream<T>, mut rx: NoiseStream<T>, len: usize, chunk: usize)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let data = pattern(len);
+        let expected = data.clone();
+        let writer = tokio::spawn(async move {
+            for piece in data.chunks(chunk) {
+                tx.write_all(piece).await.unwrap();
+            }
+            tx.shutdown().await.unwrap();
+            tx
+        });
+        let mut got = Vec::with_capacity(len);
+        let mut buf = vec![0u8; 100_000];
+        loop {
+            let n = rx.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "transferred bytes differ");
+    }
+
+    #[tokio::test]
+    async fn sixty_four_mib_over_duplex() {
+        let (a_io, b_io) = duplex(1 << 20);
+        let ((a, _), (b, _)) = handshake_pair(a_io, b_io).await;
+        // Odd chunk size: frames fill across writes.
+        transfer(a, b, 64 << 20, 100_003).await;
+    }
+
+    #[tokio::test]
+    async fn sixty_four_mib_over_tcp_both_directions() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let ((a, _), (b, _)) = handshake_pair(dialed.unwrap(), accepted.unwrap().0).await;
+        let (a_read, a_write) = tokio::io::split(a);
+        let (b_read, b_write) = tokio::io::split(b);
+        let one = tokio::spawn(transfer_split(a_write, b_read, 64 << 20, 1 << 20));
+        let two = tokio::spawn(transfer_split(b_write, a_read, 8 << 20, 777));
+        one.await.unwrap();
+        two.await.unwrap();
+    }
+
+    async fn transfer_split<W, R>(mut tx: W, mut rx: R, len: usize, chunk: usize)
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+        R: AsyncRead + Unpin,
+    {
+        let data = pattern(len);
+        let expected = data.clone();
+        let writer = tokio::spawn(async move {
+            for piece in data.chunks(chunk) {
+                tx.write_all(piece).await.unwrap();
+            }
+            tx.shutdown().await.unwrap();
+        });
+        let mut got = Vec::with_capacity(len);
+        rx.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap();
+        assert!(got == expected, "transferred bytes differ");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn small_writes_are_held_until_flush_then_delivered() {
+        let (a_io, b_io) = duplex(1 << 16);
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        for i in 0..100u8 {
+            a.write_all(&[i]).await.unwrap();
+        }
+        let mut buf = [0u8; 100];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(20), b.read(&mut buf)).await;
+        assert!(early.is_err(), "nothing is sent before a flush");
+        a.flush().await.unwrap();
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf.to_vec(), (0..100u8).collect::<Vec<_>>());
+    }
+
+    /// Feeds `bytes` as everything the remote ever sends, then closes.
+    async fn inbound_against(bytes: Vec<u8>) -> UpgradeError {
+        let (mut remote, local) = duplex(1 << 17);
+        let (_, b) = keys();
+        let feeder = tokio::spawn(async move {
+            remote.write_all(&bytes).await.unwrap();
+            remote.shutdown().await.unwrap();
+            // Drain what the responder sends so it never blocks.
+            let mut sink = Vec::new();
+            let _ = remote.read_to_end(&mut sink).await;
+        });
+        let result = upgrade_inbound(local, &b, &[]).await;
+        feeder.await.unwrap();
+        result.expect_err("the handshake must fail")
+    }
+
+    #[tokio::test]
+    async fn garbage_and_truncated_handshakes_fail_with_typed_errors() {
+        // Nothing at all.
+        assert!(matches!(
+            inbound_against(vec![]).await,
+            UpgradeError::Closed
+        ));
+        // Half a length prefix.
+        assert!(matches!(
+            inbound_against(vec![0]).await,
+            UpgradeError::Closed
+        ));
+        // A message 1 shorter than a key.
+        assert!(matches!(
+            inbound_against(vec![0, 3, 1, 2, 3]).await,
+            UpgradeError::Noise(NoiseError::MessageTooShort { message: 1, .. })
+        ));
+        // A valid-looking message 1, then the stream ends: the responder waits for message 3.
+        let mut msg1 = vec![0, 32];
+        msg1.extend_from_slice(&[9u8; 32]);
+        assert!(matches!(
+            inbound_against(msg1.clone()).await,
+            UpgradeError::Closed
+        ));
+        // Message 1 followed by a message 3 of garbage.
+        let mut both = msg1;
+        both.extend_from_slice(&[0, 100]);
+        both.extend_from_slice(&[0x55; 100]);
+        assert!(matches!(
+            inbound_against(both).await,
+            UpgradeError::Noise(NoiseError::Decrypt)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_tampered_transport_frame_is_an_error_not_data() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        // A relay between a and b that, once armed, flips one ciphertext bit of what a sends.
+        let (a_io, relay_a) = duplex(1 << 17);
+        let (relay_b, b_io) = duplex(1 << 17);
+        let armed = Arc::new(AtomicBool::new(false));
+        let armed2 = armed.clone();
+        let relay = tokio::spawn(async move {
+            let (mut ar, mut aw) = tokio::io::split(relay_a);
+            let (mut br, mut bw) = tokio::io::split(relay_b);
+            let back = tokio::spawn(async move { tokio::io::copy(&mut br, &mut aw).await });
+            let mut buf = vec![0u8; 1 << 17];
+            let mut after_arming = 0usize;
+            loop {
+                let n = ar.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                if armed2.load(Ordering::SeqCst) {
+                    for byte in buf[..n].iter_mut() {
+                        if after_arming == 10 {
+                            *byte ^= 1;
+                        }
+                        after_arming += 1;
+                    }
+                }
+                bw.write_all(&buf[..n]).await.unwrap();
+            }
+            bw.shutdown().await.unwrap();
+            let _ = back.await;
+        });
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        armed.store(true, Ordering::SeqCst);
+        a.write_all(&[7u8; 1000]).await.unwrap();
+        a.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        let err = b.read_to_end(&mut got).await.unwrap_err();
+        assert!(got.is_empty(), "no plaintext from a forged frame");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<NoiseError>());
+        assert_eq!(inner, Some(&NoiseError::Decrypt));
+        // The session stays failed.
+        assert!(b.read(&mut [0u8; 10]).await.is_err());
+        drop((a, b));
+        relay.await.unwrap();
+    }
+
+    /// Runs the initiator side by hand with the sans-IO core, so the test controls every byte
+    /// sent after the handshake. `early` is encrypted and sent in the same write as message 3.
+    async fn manual_initiator(
+        io: &mut tokio::io::DuplexStream,
+        early: &[u8],
+    ) -> peernet_core::noise::Transport {
+        let mut hs = Handshake::initiator(&Keypair::ed25519_from_seed(1), None, &[]);
+        let mut out = Vec::new();
+        hs.write_output(&mut out);
+        io.write_all(&out).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        while !hs.is_finished() {
+            let n = io.read(&mut buf).await.unwrap();
+            assert_eq!(hs.read_input(&buf[..n]).unwrap(), n);
+        }
+        out.clear();
+        hs.write_output(&mut out);
+        let (mut transport, _) = hs.finish().unwrap();
+        if !early.is_empty() {
+            transport.encrypt(early, &mut out).unwrap();
+        }
+        io.write_all(&out).await.unwrap();
+        transport
+    }
+
+    #[tokio::test]
+    async fn frames_of_any_size_and_pipelined_data_are_delivered() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (mut transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b"right behind message 3"),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        let mut expected = b"right behind message 3".to_vec();
+        let mut wire = Vec::new();
+        for len in [0, 1, 0, 16, 65519, 3, 0, 40000] {
+            let data = pattern(len);
+            transport.encrypt(&data, &mut wire).unwrap();
+            expected.extend_from_slice(&data);
+        }
+        // Dribble the frames in odd-sized pieces.
+        let sender = tokio::spawn(async move {
+            for piece in wire.chunks(1234) {
+                remote.write_all(piece).await.unwrap();
+            }
+            remote.shutdown().await.unwrap();
+            remote
+        });
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).await.unwrap();
+        assert!(got == expected);
+        drop(sender.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_inside_a_frame_is_unexpected_eof() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (mut transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b""),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        let mut wire = Vec::new();
+        transport.encrypt(b"complete", &mut wire).unwrap();
+        let first = wire.len();
+        transport.encrypt(b"cut short", &mut wire).unwrap();
+        remote.write_all(&wire[..first + 5]).await.unwrap();
+        remote.shutdown().await.unwrap();
+        let mut buf = [0u8; 8];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"complete");
+        let err = stream.read(&mut [0u8; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(stream.read(&mut [0u8; 64]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_frame_shorter_than_a_tag_is_invalid_data() {
+        let (mut remote, local) = duplex(1 << 20);
+        let (_, b) = keys();
+        let (_transport, inbound) = tokio::join!(
+            manual_initiator(&mut remote, b""),
+            upgrade_inbound(local, &b, &[])
+        );
+        let (mut stream, _) = inbound.unwrap();
+        remote.write_all(&[0, 3, 1, 2, 3]).await.unwrap();
+        let err = stream.read(&mut [0u8; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<NoiseError>());
+        assert_eq!(inner, Some(&NoiseError::FrameTooShort(3)));
+    }
+
+    /// Random write sizes, random flushes, and a pipe of 1000 bytes, so that nearly every socket
+    /// write and read is partial and returns `Pending` in the middle of frames.
+    #[tokio::test]
+    async fn partial_io_with_random_write_sizes_and_flushes() {
+        let (a_io, b_io) = duplex(1000);
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        let data = pattern(3 << 20);
+        let expected = data.clone();
+        let writer = tokio::spawn(async move {
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut next = move || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) as usize
+            };
+            let mut at = 0;
+            while at < data.len() {
+                let len = match next() % 4 {
+                    0 => next() % 16,
+                    1 => next() % 3000,
+                    2 => next() % 70_000,
+                    _ => next() % 300_000,
+                }
+                .min(data.len() - at);
+                a.write_all(&data[at..at + len]).await.unwrap();
+                at += len;
+                if next() % 3 == 0 {
+                    a.flush().await.unwrap();
+                }
+            }
+            a.shutdown().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 5000];
+        loop {
+            let n = b.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        writer.await.unwrap();
+        assert!(got == expected, "transferred bytes differ");
+    }
+
+    /// A remote that never reads: writes stop being accepted once the buffer holds its bound,
+    /// instead of buffering without limit.
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_bounds_the_write_buffer() {
+        let (a_io, b_io) = duplex(4096);
+        let ((mut a, _), (_b, _)) = handshake_pair(a_io, b_io).await;
+        let big = vec![1u8; 16 << 20];
+        let stalled =
+            tokio::time::timeout(std::time::Duration::from_secs(5), a.write_all(&big)).await;
+        assert!(stalled.is_err(), "the write cannot complete");
+        assert!(a.wbuf.len() <= WRITE_HIGH_WATER + MAX_FRAME_LEN);
+        assert!(a.wbuf.capacity() <= 2 * (WRITE_HIGH_WATER + MAX_FRAME_LEN));
+    }
+}

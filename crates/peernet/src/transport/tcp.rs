@@ -1,0 +1,206 @@
+//! The TCP transport: `/ip4|ip6/<addr>/tcp/<port>` (with an optional trailing `/p2p/<id>`).
+//!
+//!
+
+use std::io;
+use std::net::SocketAddr;
+
+use peernet_core::multiaddr::{Multiaddr, Protocol};
+use peernet_core::PeerId;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::mpsc;
+
+use super::{Listener, TransportError};
+use crate::{Connection, Upgrader};
+
+/// Options of the TCP transport.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// Disable Nagle's algorithm. On by default: libp2p protocols are request/response heavy
+    /// and our muxer coalesces writes itself.
+    pub nodelay: bool,
+    /// Set `SO_REUSEPORT` (and `SO_REUSEADDR`) on listening and dialing sockets, so that dials
+    /// can leave from the listening port: needed for TCP hole punching. Off by default.
+    pub reuse_port: bool,
+    /// Backlog of the listening socket.
+    pub backlog: u32,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            nodelay: true,
+            reuse_port: false,
+            backlog: 1024,
+        }
+    }
+}
+
+/// Extracts the socket address of a TCP multiaddr, refusing anything that is not exactly
+/// `/ip4|ip6/…/tcp/…` optionally followed by `/p2p/…`.
+pub fn tcp_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
+    let mut iter = addr.iter();
+    let ip = match iter.next() {
+        Some(Protocol::Ip4(ip)) => std::net::IpAddr::V4(ip),
+        Some(Protocol::Ip6(ip)) => std::net::IpAddr::V6(ip),
+        _ => return Err(TransportError::Unsupported(addr.clone())),
+    };
+    let port = match iter.next() {
+        Some(Protocol::Tcp(port)) => port,
+        _ => return Err(TransportError::Unsupported(addr.clone())),
+    };
+    match iter.next() {
+        None | Some(Protocol::P2p(_)) if iter.next().is_none() => Ok(SocketAddr::new(ip, port)),
+        _ => Err(TransportError::Unsupported(addr.clone())),
+    }
+}
+
+/// The TCP transport: dials and listens on TCP addresses, upgrading every connection with its
+/// [`Upgrader`] (go-libp2p's TCP transport holds its upgrader the same way).
+#[derive(Debug, Clone)]
+pub struct TcpTransport {
+    config: TcpConfig,
+    upgrader: Upgrader,
+}
+
+impl TcpTransport {
+    /// A TCP transport with the given options and upgrader.
+    pub fn new(upgrader: Upgrader, config: TcpConfig) -> Self {
+        TcpTransport { config, upgrader }
+    }
+
+    /// The upgrader every connection goes through.
+    pub fn upgrader(&self) -> &Upgrader {
+        &self.upgrader
+    }
+
+    /// Whether this transport dials and listens on `addr`.
+    pub fn can_handle(&self, addr: &Multiaddr) -> bool {
+        tcp_socket_addr(addr).is_ok()
+    }
+
+    fn socket_for(&self, addr: SocketAddr) -> io::Result<TcpSocket> {
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        if self.config.reuse_port {
+            socket.set_reuseport(true)?;
+        }
+        Ok(socket)
+    }
+
+    /// Dials `addr` and upgrades the connection. The remote must be `expected`, or the peer in
+    /// the address's `/p2p/` suffix; with neither, any authenticated peer is accepted.
+    pub async fn dial(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+    ) -> Result<Connection, TransportError> {
+        let socket_addr = tcp_socket_addr(addr)?;
+        let expected = match (expected, addr.peer_id()) {
+            (Some(e), Some(in_addr)) if e != in_addr => {
+                return Err(TransportError::PeerIdMismatch {
+                    expected: e,
+                    in_addr,
+                })
+            }
+            (e, in_addr) => e.or(in_addr),
+        };
+        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
+        let stream = socket
+            .connect(socket_addr)
+            .await
+            .map_err(TransportError::Io)?;
+        stream
+            .set_nodelay(self.config.nodelay)
+            .map_err(TransportError::Io)?;
+        let local = stream.local_addr().map_err(TransportError::Io)?;
+        let conn = self
+            .upgrader
+            .upgrade_outbound(
+                stream,
+                Multiaddr::tcp(socket_addr),
+                Multiaddr::tcp(local),
+                expected,
+            )
+            .await?;
+        Ok(conn)
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and starts accepting: each inbound connection
+    /// is upgraded on its own task, at most the upgrader's limit at once, so a slow handshake
+    /// never holds up the others.
+    pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
+        let socket_addr = tcp_socket_addr(addr)?;
+        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
+        socket.bind(socket_addr).map_err(TransportError::Io)?;
+        let listener = socket
+            .listen(self.config.backlog)
+            .map_err(TransportError::Io)?;
+        let local = listener.local_addr().map_err(TransportError::Io)?;
+        let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            self.upgrader.clone(),
+            self.config.nodelay,
+            tx,
+        ));
+        Ok(Listener::new(Multiaddr::tcp(local), rx, task))
+    }
+}
+
+/// Upgraded connections waiting for [`Listener::accept`].
+const ACCEPT_QUEUE: usize = 16;
+
+async fn accept_loop(
+    listener: TcpListener,
+    upgrader: Upgrader,
+    nodelay: bool,
+    tx: mpsc::Sender<Connection>,
+) {
+    let slots = upgrader.inbound_slots();
+    let local = listener
+        .local_addr()
+        .map(Multiaddr::tcp)
+        .unwrap_or_default();
+    loop {
+        // Wait for an upgrade slot before accepting: excess connections wait in the kernel.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = tx.closed() => return,
+        };
+        let _ = stream.set_nodelay(nodelay);
+        let upgrader = upgrader.clone();
+        let tx = tx.clone();
+        let local = local.clone();
+        tokio::spawn(async move {
+            let remote = Multiaddr::tcp(remote);
+            match upgrader
+                .upgrade_inbound(stream, remote.clone(), local)
+                .await
+            {
+                Ok(conn) => {
+                    drop(permit);
+                    let _ = tx.send(conn).await;
+                }
+                Err(e) => {
+                    tracing::debug!(%remote, error = %crate::error_chain(&e), "inbound upgrade failed")
+                }
+            }
+        });
+    }
+}

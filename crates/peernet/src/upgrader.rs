@@ -1,0 +1,354 @@
+//! The upgrader: turns a raw byte stream into a [`Connection`], as go-libp2p's upgrader does.
+//!
+//! ```text
+//! raw stream ─▶ multistream-select: /noise | /tls/1.0.0 | /plaintext/2.0.0
+//!            ─▶ security handshake (proves the remote PeerId; refuses another than dialed)
+//!            ─▶ muxer: taken from the handshake (Noise extensions, TLS ALPN) when both sides
+//!               announced yamux, otherwise multistream-select again: /yamux/1.0.0
+//!            ─▶ yamux connection (one driver task)
+//! ```
+//!
+//! The whole upgrade runs under one timeout (15 s by default), so a silent or slow peer cannot
+//! hold a slot; listeners also bound how many inbound upgrades run at once.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use peernet_core::plaintext::{self, PlaintextError};
+use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use crate::connection::{Connection, ConnectionId, ConnectionInfo, Direction};
+use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
+use crate::{noise, tls, yamux};
+
+/// The multistream-select id of yamux.
+pub const YAMUX_PROTOCOL: &str = "/yamux/1.0.0";
+
+/// Default time allowed for a whole upgrade.
+pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Default number of inbound upgrades a listener runs at once.
+pub const DEFAULT_MAX_INBOUND_UPGRADES: usize = 64;
+
+/// A security protocol the upgrader can negotiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityProtocol {
+    /// Noise XX (`/noise`).
+    Noise,
+    /// TLS 1.3 (`/tls/1.0.0`).
+    Tls,
+    /// No encryption (`/plaintext/2.0.0`): keys are exchanged, nothing is protected.
+    /// For local experiments only.
+    Plaintext,
+}
+
+impl SecurityProtocol {
+    /// The multistream-select protocol id.
+    pub fn protocol_id(self) -> &'static str {
+        match self {
+            SecurityProtocol::Noise => noise::PROTOCOL_ID,
+            SecurityProtocol::Tls => peernet_core::tls::PROTOCOL_ID,
+            SecurityProtocol::Plaintext => plaintext::PROTOCOL_NAME,
+        }
+    }
+
+    fn from_protocol_id(id: &str) -> Option<SecurityProtocol> {
+        [
+            SecurityProtocol::Noise,
+            SecurityProtocol::Tls,
+            SecurityProtocol::Plaintext,
+        ]
+        .into_iter()
+        .find(|s| s.protocol_id() == id)
+    }
+}
+
+/// Why an upgrade failed. Each variant says which step failed; the inner errors say whose fault.
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    /// The upgrade did not finish in time (a silent or slow remote, or a congested network).
+    #[error("upgrade did not finish within {0:?}")]
+    Timeout(Duration),
+    /// Negotiating the security protocol or the muxer failed.
+    #[error("protocol negotiation failed")]
+    Negotiation(#[from] NegotiateError),
+    /// The Noise handshake failed.
+    #[error("noise handshake failed")]
+    Noise(#[from] noise::UpgradeError),
+    /// The TLS handshake failed.
+    #[error("tls handshake failed")]
+    Tls(#[from] tls::TlsUpgradeError),
+    /// The plaintext key exchange failed.
+    #[error("plaintext handshake failed")]
+    Plaintext(#[from] PlaintextError),
+    /// Reading or writing failed during the plaintext exchange.
+    #[error("i/o error during the upgrade")]
+    Io(#[from] io::Error),
+    /// The stream ended during the plaintext exchange (the remote closed it).
+    #[error("remote closed the connection during the upgrade")]
+    Closed,
+    /// The upgrader was configured with no security protocol (local misuse).
+    #[error("no security protocol configured")]
+    NoSecurity,
+}
+
+/// Turns raw streams into [`Connection`]s. Cheap to clone.
+#[derive(Clone)]
+pub struct Upgrader {
+    keypair: Keypair,
+    local_peer: PeerId,
+    security: Vec<SecurityProtocol>,
+    yamux: yamux::Config,
+    timeout: Duration,
+    inbound_slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Upgrader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgrader")
+            .field("local_peer", &self.local_peer)
+            .field("security", &self.security)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Upgrader {
+    /// An upgrader for `keypair` with the defaults: Noise then TLS, yamux with its default
+    /// configuration, a 15 s timeout and at most 64 inbound upgrades at once.
+    pub fn new(keypair: Keypair) -> Upgrader {
+        let local_peer = keypair.to_peer_id();
+        Upgrader {
+            keypair,
+            local_peer,
+            security: vec![SecurityProtocol::Noise, SecurityProtocol::Tls],
+            yamux: yamux::Config::default(),
+            timeout: DEFAULT_UPGRADE_TIMEOUT,
+            inbound_slots: Arc::new(Semaphore::new(DEFAULT_MAX_INBOUND_UPGRADES)),
+        }
+    }
+
+    /// Sets the security protocols, in order of preference.
+    pub fn with_security(mut self, security: Vec<SecurityProtocol>) -> Upgrader {
+        self.security = security;
+        self
+    }
+
+    /// Sets the time allowed for a whole upgrade.
+    pub fn with_timeout(mut self, timeout: Duration) -> Upgrader {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the yamux configuration.
+    pub fn with_yamux_config(mut self, config: yamux::Config) -> Upgrader {
+        self.yamux = config;
+        self
+    }
+
+    /// Sets how many inbound upgrades run at once (further connections wait in the kernel's
+    /// accept queue).
+    pub fn with_max_inbound_upgrades(mut self, n: usize) -> Upgrader {
+        self.inbound_slots = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// Our peer id.
+    pub fn local_peer(&self) -> &PeerId {
+        &self.local_peer
+    }
+
+    /// Our key pair.
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
+    pub(crate) fn inbound_slots(&self) -> Arc<Semaphore> {
+        self.inbound_slots.clone()
+    }
+
+    /// Upgrades a stream we dialed. `expected` is the peer we meant to reach: another
+    /// authenticated identity fails the upgrade.
+    pub async fn upgrade_outbound<T>(
+        &self,
+        io: T,
+        remote_addr: Multiaddr,
+        local_addr: Multiaddr,
+        expected: Option<PeerId>,
+    ) -> Result<Connection, UpgradeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let addrs = (remote_addr, local_addr);
+        let upgrade = self.upgrade(io, Direction::Outbound, addrs, expected);
+        tokio::time::timeout(self.timeout, upgrade)
+            .await
+            .map_err(|_| UpgradeError::Timeout(self.timeout))?
+    }
+
+    /// Upgrades a stream a remote dialed to us.
+    pub async fn upgrade_inbound<T>(
+        &self,
+        io: T,
+        remote_addr: Multiaddr,
+        local_addr: Multiaddr,
+    ) -> Result<Connection, UpgradeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let upgrade = self.upgrade(io, Direction::Inbound, (remote_addr, local_addr), None);
+        tokio::time::timeout(self.timeout, upgrade)
+            .await
+            .map_err(|_| UpgradeError::Timeout(self.timeout))?
+    }
+
+    async fn upgrade<T>(
+        &self,
+        mut io: T,
+        direction: Direction,
+        (remote_addr, local_addr): (Multiaddr, Multiaddr),
+        expected: Option<PeerId>,
+    ) -> Result<Connection, UpgradeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        if self.security.is_empty() {
+            return Err(UpgradeError::NoSecurity);
+        }
+        let ids: Vec<&str> = self.security.iter().map(|s| s.protocol_id()).collect();
+        let (chosen, leftover) = match direction {
+            Direction::Outbound => select_outbound(&mut io, &ids).await?,
+            Direction::Inbound => {
+                let mut supported = |p: &str| ids.contains(&p);
+                let list = || ids.iter().map(|s| s.to_string()).collect();
+                select_inbound(&mut io, &mut supported, &list).await?
+            }
+        };
+        let io = Prefixed::new(leftover, io);
+        let security =
+            SecurityProtocol::from_protocol_id(&chosen).unwrap_or(SecurityProtocol::Noise);
+        let muxers = [YAMUX_PROTOCOL];
+        let outbound = direction == Direction::Outbound;
+        let meta = Meta {
+            direction,
+            remote_addr,
+            local_addr,
+            security: security.protocol_id(),
+        };
+        match security {
+            SecurityProtocol::Noise => {
+                let (stream, remote) = if outbound {
+                    noise::upgrade_outbound(io, &self.keypair, expected, &muxers).await?
+                } else {
+                    noise::upgrade_inbound(io, &self.keypair, &muxers).await?
+                };
+                let early = remote.negotiated_muxer;
+                self.finish(stream, remote.peer_id, remote.public_key, early, meta)
+                    .await
+            }
+            SecurityProtocol::Tls => {
+                let (stream, remote) = if outbound {
+                    tls::upgrade_outbound(io, &self.keypair, expected, &muxers).await?
+                } else {
+                    tls::upgrade_inbound(io, &self.keypair, &muxers).await?
+                };
+                self.finish(
+                    stream,
+                    remote.peer_id,
+                    remote.public_key,
+                    remote.muxer,
+                    meta,
+                )
+                .await
+            }
+            SecurityProtocol::Plaintext => {
+                let (stream, peer_id, public_key) =
+                    plaintext_exchange(io, &self.keypair, expected).await?;
+                self.finish(stream, peer_id, public_key, None, meta).await
+            }
+        }
+    }
+
+    /// Negotiates the muxer (unless the handshake already did) and starts yamux.
+    async fn finish<S>(
+        &self,
+        mut secured: S,
+        remote_peer: PeerId,
+        remote_public_key: PublicKey,
+        early_muxer: Option<String>,
+        meta: Meta,
+    ) -> Result<Connection, UpgradeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let leftover = if early_muxer.as_deref() == Some(YAMUX_PROTOCOL) {
+            Vec::new()
+        } else if meta.direction == Direction::Outbound {
+            select_outbound(&mut secured, &[YAMUX_PROTOCOL]).await?.1
+        } else {
+            let mut supported = |p: &str| p == YAMUX_PROTOCOL;
+            let list = || vec![YAMUX_PROTOCOL.to_owned()];
+            select_inbound(&mut secured, &mut supported, &list).await?.1
+        };
+        let role = match meta.direction {
+            Direction::Outbound => yamux::Role::Client,
+            Direction::Inbound => yamux::Role::Server,
+        };
+        let muxer = if leftover.is_empty() {
+            yamux::Connection::new(secured, role, self.yamux.clone())
+        } else {
+            yamux::Connection::new(Prefixed::new(leftover, secured), role, self.yamux.clone())
+        };
+        let info = ConnectionInfo {
+            id: ConnectionId::next(),
+            remote_peer,
+            remote_public_key,
+            remote_addr: meta.remote_addr,
+            local_addr: meta.local_addr,
+            direction: meta.direction,
+            security: meta.security,
+            muxer: YAMUX_PROTOCOL,
+            opened_at: Instant::now(),
+        };
+        tracing::debug!(peer = %info.remote_peer, addr = %info.remote_addr, security = info.security, direction = ?info.direction, "connection upgraded");
+        Ok(Connection::new(info, muxer))
+    }
+}
+
+/// What the upgrade knows before the security handshake ends.
+struct Meta {
+    direction: Direction,
+    remote_addr: Multiaddr,
+    local_addr: Multiaddr,
+    security: &'static str,
+}
+
+/// Exchanges public keys in the clear (`/plaintext/2.0.0`).
+async fn plaintext_exchange<T>(
+    mut io: T,
+    keypair: &Keypair,
+    expected: Option<PeerId>,
+) -> Result<(Prefixed<T>, PeerId, PublicKey), UpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake = plaintext::Handshake::new(keypair, expected);
+    io.write_all(&handshake.outbound()).await?;
+    io.flush().await?;
+    let mut input = Vec::new();
+    loop {
+        let mut chunk = [0u8; 512];
+        let n = io.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(UpgradeError::Closed);
+        }
+        input.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if let Some(remote) = handshake.consume(&input)? {
+            let rest = input.split_off(remote.consumed.min(input.len()));
+            return Ok((Prefixed::new(rest, io), remote.peer_id, remote.public_key));
+        }
+    }
+}
