@@ -111,8 +111,8 @@ async fn two_nodes_two_subprotocols_interleaved_over_tcp() {
         }
         e => panic!("unexpected {e:?}"),
     }
-    let rtt = peer.ping().await.unwrap();
-    assert!(rtt < Duration::from_secs(5));
+    // A real round trip over TCP: it answers (its value is for the benchmark, not a test).
+    peer.ping().await.unwrap();
     peer.disconnect(DiscReason::Requested);
     let exit = peer.wait().await;
     assert_eq!(exit.reason, DiscReason::Requested);
