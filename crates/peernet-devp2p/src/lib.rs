@@ -1,7 +1,93 @@
 //! # peernet-devp2p
 //!
-//! RLPx and go-ethereum's Peer/Protocol model.
+//! Ethereum's devp2p: the RLPx transport (ECIES handshake, authenticated encrypted framing,
+//! snappy) and go-ethereum's Peer / Protocol model, wire-compatible with Ethereum nodes
+//! (specifications: ethereum/devp2p `rlpx.md` and EIP-8).
+//!
+//! ## Layout
+//!
+//! Sans-IO cores (no tokio, no sockets, no clock; bytes in, bytes out):
+//!
+//! | module | what | error |
+//! |---|---|---|
+//! | [`rlp`] | RLP encoding, strict zero-copy decoding | [`rlp::RlpError`] |
+//! | node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
+//! | ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
+//! | handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
+//! | frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`] |
+//! | message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
+//! | caps | [`Cap`], [`match_protocols`]: offsets from 16 in name order | — |
+//!
+//! The tokio driver, with go-ethereum's names:
+//!
+//! | module | what | error |
+//! |---|---|---|
+//! | conn | bytes through the handshake and codec; the Hello exchange | [`SetupError`] |
+//! | peer | [`Peer`] (run loop, `read_loop`, `ping_loop`, one write at a time), [`Protocol`], [`ProtoRw`] | [`RwError`], [`RunError`] |
+//! | server | [`Server`]: listen, dial, setup checkpoints, limits, [`ServerEvent`]s | [`ServerError`] |
+//!
+//! A connection goes: TCP → [`Handshake`] (timeout) → checks (self, too many peers, already
+//! connected) → Hello exchange (timeout; identity and version checks; snappy from p2p v5) →
+//! [`match_protocols`] (none shared: "useless peer") → [`Peer`] runs each shared [`Protocol`] in its
+//! own task. Every failure ends with a typed error and, where one applies, a [`DiscReason`]
+//! sent to the remote.
+//!
+//! ```no_run
+//! use peernet_devp2p::{Config, Protocol, Server, SecretKey};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let echo = Protocol::new("echo", 1, 2, |_peer, mut rw| async move {
+//!     loop {
+//!         let msg = rw.read().await?;
+//!         if msg.code == 0 {
+//!             rw.write(1, &msg.payload).await?;
+//!         }
+//!     }
+//! });
+//! let key = SecretKey::random(&mut rand::thread_rng());
+//! let server = Server::listen(Config::new(key).protocol(echo), "127.0.0.1:0".parse()?).await?;
+//! if let Some(enode) = server.local_enode() {
+//!     println!("{enode}");
+//! }
+//! # Ok(()) }
+//! ```
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
+
+mod caps;
+mod ecies;
+mod frame;
+mod handshake;
+mod message;
+mod node;
+pub mod rlp;
+
+mod conn;
+mod peer;
+mod server;
+
+pub use caps::{match_protocols, Cap, SharedCap};
+pub use ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
+pub use frame::{
+    decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,
+    MAX_FRAME_SIZE, MAX_MESSAGE_SIZE,
+};
+pub use handshake::{
+    read_ack, read_auth, AckMessage, AuthMessage, Handshake, HandshakeError, HandshakeForm, Role,
+    Secrets, HANDSHAKE_VERSION, LEGACY_ACK_LEN, LEGACY_AUTH_LEN,
+};
+pub use message::{
+    check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError,
+    BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE,
+    PING_MSG, PONG_MSG, SNAPPY_PROTOCOL_VERSION,
+};
+pub use node::{Enode, NodeError, NodeId};
+
+pub use conn::SetupError;
+pub use peer::{Msg, Peer, PeerExit, ProtoRw, Protocol, RunError, RwError};
+pub use server::{Config, Server, ServerError, ServerEvent};
+
+/// secp256k1 secret keys (node keys), from the `k256` crate.
+pub use k256::SecretKey;
