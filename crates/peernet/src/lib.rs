@@ -4,6 +4,46 @@
 //!
 //! This crate is the runtime half of peernet: it owns sockets and tasks and pumps bytes through
 //! the sans-IO state machines of [`peernet_core`], which it re-exports as [`core`].
+//!
+//! A connection goes the way it goes in go-libp2p: a [`TcpTransport`] dials or accepts TCP,
+//! its [`Upgrader`] negotiates a security protocol (Noise, TLS 1.3, or plaintext) with
+//! multistream-select, authenticates the remote [`PeerId`], and starts yamux; the result is a
+//! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
+//! `AsyncRead` and `AsyncWrite`.
+//!
+//! ```
+//! use peernet::services::echo;
+//! use peernet::{Keypair, TcpConfig, TcpTransport, Upgrader};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A node that echoes on /echo/1.0.0.
+//! let server = TcpTransport::new(Upgrader::new(Keypair::generate_ed25519()), TcpConfig::default());
+//! let mut listener = server.listen(&"/ip4/127.0.0.1/tcp/0".parse()?)?;
+//! let addr = listener.local_addr().clone();
+//! tokio::spawn(async move {
+//!     while let Some(conn) = listener.accept().await {
+//!         tokio::spawn(async move {
+//!             while let Some(inbound) = conn.accept_stream().await {
+//!                 let mut stream = inbound.negotiate(&mut |p| p == echo::PROTOCOL, &Vec::new).await?;
+//!                 echo::serve(&mut stream).await?;
+//!             }
+//!             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//!         });
+//!     }
+//! });
+//!
+//! // Another node dials it, opens a stream, writes and reads.
+//! let client = TcpTransport::new(Upgrader::new(Keypair::generate_ed25519()), TcpConfig::default());
+//! let conn = client.dial(&addr, None).await?;
+//! let mut stream = conn.open_stream(&[echo::PROTOCOL]).await?;
+//! stream.write_all(b"Hello, world!\n").await?;
+//! stream.shutdown().await?;
+//! let mut reply = String::new();
+//! stream.read_to_string(&mut reply).await?;
+//! assert_eq!(reply, "Hello, world!\n");
+//! # Ok(()) }
+//! ```
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
