@@ -13,7 +13,7 @@ use peernet_core::multistream::{self, Dialer};
 use peernet_core::{Multiaddr, PeerId, PublicKey};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::multistream::{select_inbound, select_outbound, NegotiateError};
+use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
 use crate::yamux;
 
 /// Identifies a connection within this process.
@@ -266,13 +266,12 @@ impl Connection {
 /// A stream negotiated to a protocol: tokio `AsyncRead + AsyncWrite`. `shutdown` closes our
 /// write side (the remote reads end of file) while reading goes on.
 pub struct Stream {
-    inner: yamux::Stream,
+    /// The muxed stream, replaying bytes read past the negotiation first.
+    inner: Prefixed<yamux::Stream>,
     protocol: String,
-    /// Bytes read past the negotiation, returned before reading `inner` again.
-    prefix: Vec<u8>,
-    prefix_pos: usize,
-    /// An optimistic proposal whose confirmation has not been read yet.
-    pending: Option<Dialer>,
+    /// An optimistic proposal whose confirmation has not been read yet, and the bytes of the
+    /// confirmation read so far.
+    pending: Option<(Dialer, Vec<u8>)>,
     info: Arc<ConnectionInfo>,
 }
 
@@ -295,11 +294,9 @@ impl Stream {
         info: Arc<ConnectionInfo>,
     ) -> Stream {
         Stream {
-            inner,
+            inner: Prefixed::new(prefix, inner),
             protocol,
-            prefix,
-            prefix_pos: 0,
-            pending,
+            pending: pending.map(|dialer| (dialer, Vec::new())),
             info,
         }
     }
@@ -326,33 +323,36 @@ impl Stream {
 
     /// Abandons the stream in both directions (yamux RST).
     pub fn reset(&mut self) -> io::Result<()> {
-        self.inner.reset()
+        self.inner.get_mut().reset()
     }
 
-    /// Reads and checks the confirmation of an optimistic proposal.
+    /// Reads and checks the confirmation of an optimistic proposal; bytes behind it are
+    /// replayed by `inner`.
     fn poll_confirm(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(dialer) = self.pending.as_mut() {
+        while let Some((dialer, input)) = self.pending.as_mut() {
             let mut chunk = [0u8; 256];
             let mut buf = ReadBuf::new(&mut chunk);
-            ready!(Pin::new(&mut self.inner).poll_read(cx, &mut buf))?;
+            ready!(Pin::new(self.inner.get_mut()).poll_read(cx, &mut buf))?;
             if buf.filled().is_empty() {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "stream closed before the protocol was confirmed",
                 )));
             }
-            self.prefix.extend_from_slice(buf.filled());
-            if self.prefix.len() > multistream::MAX_MESSAGE_LEN + 64 {
+            input.extend_from_slice(buf.filled());
+            if input.len() > multistream::MAX_MESSAGE_LEN + 64 {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "negotiation message too long",
                 )));
             }
             let consumed = dialer
-                .handle_input(&self.prefix)
+                .handle_input(input)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            self.prefix.drain(..consumed);
+            input.drain(..consumed);
             if dialer.is_confirmed() {
+                let rest = std::mem::take(input);
+                self.inner.extend_prefix(&rest);
                 self.pending = None;
             }
         }
@@ -369,16 +369,6 @@ impl AsyncRead for Stream {
         let this = &mut *self;
         if this.pending.is_some() {
             ready!(this.poll_confirm(cx))?;
-        }
-        if let Some(rest) = this.prefix.get(this.prefix_pos..).filter(|r| !r.is_empty()) {
-            let n = rest.len().min(buf.remaining());
-            buf.put_slice(rest.get(..n).unwrap_or_default());
-            this.prefix_pos += n;
-            if this.prefix_pos == this.prefix.len() {
-                this.prefix = Vec::new();
-                this.prefix_pos = 0;
-            }
-            return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)
     }

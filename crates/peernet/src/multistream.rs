@@ -141,6 +141,16 @@ impl<T> Prefixed<T> {
     pub fn into_inner(self) -> T {
         self.inner
     }
+
+    /// The wrapped stream, for reading around the prefix.
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Appends bytes to replay (ones read directly from the wrapped stream).
+    pub(crate) fn extend_prefix(&mut self, bytes: &[u8]) {
+        self.prefix.extend_from_slice(bytes);
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {

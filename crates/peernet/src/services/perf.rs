@@ -88,9 +88,9 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut last = start;
     let (mut up_interval, mut down_interval) = (0u64, 0u64);
-    let mut report = |up: u64, down: u64, force: bool| {
+    let mut report = |up: u64, down: u64| {
         let now = Instant::now();
-        if force || now.duration_since(last) >= Duration::from_secs(1) {
+        if now.duration_since(last) >= Duration::from_secs(1) {
             progress(PerfProgress {
                 interval: now.duration_since(last),
                 upload_bytes: up,
@@ -110,7 +110,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         writer.write_all(buf.get(..n).unwrap_or_default()).await?;
         remaining -= n as u64;
         up_interval += n as u64;
-        if report(up_interval, 0, false) {
+        if report(up_interval, 0) {
             up_interval = 0;
         }
     }
@@ -124,7 +124,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         received += n as u64;
         down_interval += n as u64;
-        if report(up_interval, down_interval, false) {
+        if report(up_interval, down_interval) {
             (up_interval, down_interval) = (0, 0);
         }
         if received > download {
