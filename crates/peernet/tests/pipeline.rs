@@ -259,3 +259,39 @@ async fn upgrade_timeout_is_reported_as_such() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn with_reuse_port_dials_leave_from_the_listening_port() {
+    let config = TcpConfig {
+        reuse_port: true,
+        ..TcpConfig::default()
+    };
+    let server = transport(1, vec![SecurityProtocol::Noise]);
+    let listener = server.listen(&loopback()).unwrap();
+    let server_addr = listener.local_addr().clone();
+    let mut accepted = serve_echo(listener);
+
+    let client = TcpTransport::new(
+        Upgrader::new(Keypair::ed25519_from_seed(2)).with_security(vec![SecurityProtocol::Noise]),
+        config,
+    );
+    let client_listener = client.listen(&loopback()).unwrap();
+    let client_port = client_listener.local_addr().socket_addr().unwrap().port();
+    let conn = client.dial(&server_addr, None).await.unwrap();
+    assert_eq!(conn.local_addr().socket_addr().unwrap().port(), client_port);
+    let inbound = accepted.recv().await.unwrap();
+    assert_eq!(
+        inbound.remote_addr().socket_addr().unwrap().port(),
+        client_port
+    );
+    assert_eq!(echo(&conn, &[ECHO], b"punch").await, b"punch");
+
+    // Without reuse_port, the dial takes an ephemeral port.
+    let plain = transport(3, vec![SecurityProtocol::Noise]);
+    let plain_listener = plain.listen(&loopback()).unwrap();
+    let conn = plain.dial(&server_addr, None).await.unwrap();
+    assert_ne!(
+        conn.local_addr().socket_addr().unwrap().port(),
+        plain_listener.local_addr().socket_addr().unwrap().port()
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use peernet_core::multiaddr::{Multiaddr, Protocol};
 use peernet_core::PeerId;
@@ -61,12 +62,18 @@ pub fn tcp_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
 pub struct TcpTransport {
     config: TcpConfig,
     upgrader: Upgrader,
+    /// Addresses we listen on: with `reuse_port`, dials leave from one of their ports.
+    listen_addrs: Arc<Mutex<Vec<SocketAddr>>>,
 }
 
 impl TcpTransport {
     /// A TCP transport with the given options and upgrader.
     pub fn new(upgrader: Upgrader, config: TcpConfig) -> Self {
-        TcpTransport { config, upgrader }
+        TcpTransport {
+            config,
+            upgrader,
+            listen_addrs: Arc::default(),
+        }
     }
 
     /// The upgrader every connection goes through.
@@ -92,6 +99,23 @@ impl TcpTransport {
         Ok(socket)
     }
 
+    /// The local address a dial to `remote` should leave from, when `reuse_port` is on: a
+    /// listening address of the same family (loopback only for loopback remotes).
+    fn reuse_local(&self, remote: SocketAddr) -> Option<SocketAddr> {
+        if !self.config.reuse_port {
+            return None;
+        }
+        let addrs = self.listen_addrs.lock().ok()?;
+        addrs
+            .iter()
+            .find(|l| {
+                l.is_ipv4() == remote.is_ipv4()
+                    && (l.ip().is_loopback() == remote.ip().is_loopback()
+                        || l.ip().is_unspecified())
+            })
+            .copied()
+    }
+
     /// Dials `addr` and upgrades the connection. The remote must be `expected`, or the peer in
     /// the address's `/p2p/` suffix; with neither, any authenticated peer is accepted.
     pub async fn dial(
@@ -110,6 +134,11 @@ impl TcpTransport {
             (e, in_addr) => e.or(in_addr),
         };
         let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
+        if let Some(local) = self.reuse_local(socket_addr) {
+            // Leave from our listening port, so the remote (and a NAT) sees the address we
+            // listen on: what TCP hole punching relies on.
+            socket.bind(local).map_err(TransportError::Io)?;
+        }
         let stream = socket
             .connect(socket_addr)
             .await
@@ -141,6 +170,9 @@ impl TcpTransport {
             .listen(self.config.backlog)
             .map_err(TransportError::Io)?;
         let local = listener.local_addr().map_err(TransportError::Io)?;
+        if let Ok(mut addrs) = self.listen_addrs.lock() {
+            addrs.push(local);
+        }
         let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);
         let task = tokio::spawn(accept_loop(
             listener,
