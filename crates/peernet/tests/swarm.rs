@@ -450,3 +450,139 @@ async fn best_conn_prefers_more_streams_then_the_newest() {
     a.close().await;
     b.close().await;
 }
+
+/// Polls `done` until it holds (the swarm's bookkeeping runs on its own tasks).
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// A TCP listener that accepts and never says a word; returns its address and the sockets.
+async fn stalling_listener() -> (Multiaddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = Multiaddr::tcp(listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (addr, task)
+}
+
+/// A TCP proxy to `target` that holds every connection until `open` is set.
+async fn gated_proxy(
+    target: std::net::SocketAddr,
+) -> (Multiaddr, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = Multiaddr::tcp(listener.local_addr().unwrap());
+    let (open, gate) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut gate = gate.clone();
+            tokio::spawn(async move {
+                if gate.wait_for(|open| *open).await.is_err() {
+                    return;
+                }
+                let mut out = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            });
+        }
+    });
+    (addr, open)
+}
+
+fn socket_addr(addr: &Multiaddr) -> std::net::SocketAddr {
+    let mut iter = addr.iter();
+    match (iter.next(), iter.next()) {
+        (Some(peernet::core::Protocol::Ip4(ip)), Some(peernet::core::Protocol::Tcp(port))) => {
+            (ip, port).into()
+        }
+        _ => panic!("not an ip4/tcp address: {addr}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_handshake_times_out_and_frees_everything() {
+    let mut config = SwarmConfig::default();
+    // Loopback is private: the local per-dial timeout applies.
+    config.dial.limiter.dial_timeout_local = std::time::Duration::from_millis(200);
+    let a = swarm_with(config);
+    let (stalled, _held) = stalling_listener().await;
+    let peer = Keypair::generate_ed25519().public().to_peer_id();
+    let e = dial_error(a.dial_peer(&peer, vec![stalled.clone()]).await.unwrap_err());
+    assert_eq!(e.cause, DialErrorCause::AllDialsFailed);
+    assert!(
+        matches!(e.error_for(&stalled), Some(AddrDialError::Timeout)),
+        "{e}"
+    );
+    until("the dial task ends", || a.stats().tasks == 1).await; // the driver remains
+    let stats = a.stats();
+    assert_eq!(
+        (
+            stats.active_dials,
+            stats.dial_jobs,
+            stats.pending_dials,
+            stats.connections
+        ),
+        (0, 0, 0, 0)
+    );
+    a.close().await;
+    assert_eq!(a.stats().tasks, 0);
+}
+
+#[tokio::test]
+async fn one_caller_leaving_does_not_cancel_the_others_and_the_last_ends_the_dial() {
+    let (a, b) = (swarm(), swarm());
+    let b_addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
+    let (proxy, open) = gated_proxy(socket_addr(&b_addrs[0])).await;
+    let peer = b.local_peer().clone();
+    let call = |a: &Swarm| {
+        let (a, peer, addrs) = (a.clone(), peer.clone(), vec![proxy.clone()]);
+        tokio::spawn(async move { a.dial_peer(&peer, addrs).await })
+    };
+    let first = call(&a);
+    let second = call(&a);
+    until("both callers wait", || a.stats().pending_dials == 2).await;
+    assert_eq!((a.stats().active_dials, a.stats().dial_jobs), (1, 1));
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    assert_eq!(a.stats().pending_dials, 1);
+    assert_eq!(
+        a.stats().active_dials,
+        1,
+        "the dial goes on for the other caller"
+    );
+    open.send_replace(true);
+    let conn = second.await.unwrap().unwrap();
+    assert_eq!(conn.remote_peer(), &peer);
+    assert_eq!(a.conns_to_peer(&peer).len(), 1);
+
+    // A lone caller leaving ends its dial: worker, limiter job and dial task are gone.
+    let (stalled, _held) = stalling_listener().await;
+    let other = Keypair::generate_ed25519().public().to_peer_id();
+    let tasks_before = a.stats().tasks;
+    let lone = {
+        let (a, addrs) = (a.clone(), vec![stalled]);
+        tokio::spawn(async move { a.dial_peer(&other, addrs).await })
+    };
+    until("the dial starts", || a.stats().dial_jobs == 1).await;
+    lone.abort();
+    let _ = lone.await;
+    let stats = a.stats();
+    assert_eq!(
+        (stats.active_dials, stats.dial_jobs, stats.pending_dials),
+        (0, 0, 0)
+    );
+    until("the dial task is aborted", || {
+        a.stats().tasks == tasks_before
+    })
+    .await;
+    a.close().await;
+    b.close().await;
+}
