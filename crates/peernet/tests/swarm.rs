@@ -586,3 +586,52 @@ async fn one_caller_leaving_does_not_cancel_the_others_and_the_last_ends_the_dia
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn close_peer_and_addresses_without_a_transport_still_dial_the_others() {
+    let (a, b) = (swarm(), swarm());
+    echo_handler(&b);
+    let mut addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
+    // No QUIC transport here: the QUIC address is skipped and TCP still dials.
+    addrs.insert(0, "/ip4/127.0.0.1/udp/1/quic-v1".parse().unwrap());
+    a.add_peer_addrs(b.local_peer(), addrs);
+    echo_roundtrip(&a, b.local_peer(), b"tcp after all").await;
+    let mut events = a.subscribe();
+    a.close_peer(b.local_peer()).await;
+    assert!(a.conns_to_peer(b.local_peer()).is_empty());
+    assert!(
+        matches!(events.recv().await.unwrap(), SwarmEvent::Disconnected { peer, .. } if &peer == b.local_peer())
+    );
+    until("b forgets a", || b.stats().connections == 0).await;
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_peer_dial_timeout_ends_a_dial_that_never_finishes() {
+    let mut config = SwarmConfig::default();
+    // Per-dial deadlines beyond the 60 s peer dial timeout, so that the latter fires.
+    config.dial.limiter.dial_timeout = std::time::Duration::from_secs(600);
+    config.dial.limiter.dial_timeout_local = std::time::Duration::from_secs(600);
+    let upgrader = Upgrader::new(Keypair::generate_ed25519())
+        .with_timeout(std::time::Duration::from_secs(600));
+    let a = Swarm::new(upgrader, config);
+    a.add_transport(TcpTransport::new(
+        a.upgrader().clone(),
+        TcpConfig::default(),
+    ))
+    .unwrap();
+    let (stalled, _held) = stalling_listener().await;
+    let peer = Keypair::generate_ed25519().public().to_peer_id();
+    let started = tokio::time::Instant::now();
+    let e = dial_error(a.dial_peer(&peer, vec![stalled]).await.unwrap_err());
+    assert_eq!(e.cause, DialErrorCause::Timeout, "{e}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(60));
+    let stats = a.stats();
+    assert_eq!(
+        (stats.active_dials, stats.dial_jobs, stats.pending_dials),
+        (0, 0, 0)
+    );
+    a.close().await;
+    assert_eq!(a.stats().tasks, 0);
+}

@@ -615,6 +615,15 @@ impl Swarm {
         best.map(|e| e.conn.clone())
     }
 
+    /// Closes every connection to `peer` (go's `ClosePeer`); each leaves the table with a
+    /// [`SwarmEvent::Disconnected`].
+    pub async fn close_peer(&self, peer: &PeerId) {
+        for conn in self.conns_to_peer(peer) {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
+            self.remove_conn(&conn);
+        }
+    }
+
     /// Counts of what the swarm holds.
     pub fn stats(&self) -> SwarmStats {
         let tasks = *self.inner.tasks.borrow();
