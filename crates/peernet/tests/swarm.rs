@@ -635,3 +635,54 @@ async fn the_peer_dial_timeout_ends_a_dial_that_never_finishes() {
     a.close().await;
     assert_eq!(a.stats().tasks, 0);
 }
+
+#[tokio::test]
+async fn the_limiter_bounds_hold_with_a_thousand_queued_dials() {
+    let mut config = SwarmConfig::default();
+    config.dial.limiter.fd_limit = 16;
+    config.dial.limiter.dial_timeout = std::time::Duration::from_secs(600);
+    config.dial.limiter.dial_timeout_local = std::time::Duration::from_secs(600);
+    let upgrader = Upgrader::new(Keypair::generate_ed25519())
+        .with_timeout(std::time::Duration::from_secs(600));
+    let a = Swarm::new(upgrader, config);
+    a.add_transport(TcpTransport::new(
+        a.upgrader().clone(),
+        TcpConfig::default(),
+    ))
+    .unwrap();
+    let mut addrs = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let (addr, task) = stalling_listener().await;
+        addrs.push(addr);
+        held.push(task);
+    }
+    let mut callers = Vec::new();
+    for _ in 0..100 {
+        let (a, addrs) = (a.clone(), addrs.clone());
+        let peer = Keypair::generate_ed25519().public().to_peer_id();
+        callers.push(tokio::spawn(async move { a.dial_peer(&peer, addrs).await }));
+    }
+    until("every caller waits", || a.stats().pending_dials == 100).await;
+    // The ranker releases each peer's addresses over time; all 1,000 end up queued.
+    until("every address is queued", || a.stats().dial_jobs == 1000).await;
+    for _ in 0..50 {
+        let stats = a.stats();
+        assert_eq!(stats.dials_in_flight, 16, "{stats:?}");
+        assert_eq!(stats.dial_jobs, 1000, "{stats:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    for c in &callers {
+        c.abort();
+    }
+    for c in callers {
+        let _ = c.await;
+    }
+    let stats = a.stats();
+    assert_eq!(
+        (stats.active_dials, stats.dial_jobs, stats.pending_dials),
+        (0, 0, 0)
+    );
+    until("the dial tasks end", || a.stats().tasks == 1).await;
+    a.close().await;
+}

@@ -227,6 +227,8 @@ pub struct SwarmStats {
     pub active_dials: usize,
     /// Dials known to the limiter, waiting or running.
     pub dial_jobs: usize,
+    /// Transport dials running now (granted by the limiter).
+    pub dials_in_flight: usize,
     /// Callers waiting for a dial.
     pub pending_dials: usize,
 }
@@ -635,6 +637,7 @@ impl Swarm {
             tasks,
             active_dials: st.dial_sync.active_dials(),
             dial_jobs: st.dial_sync.jobs(),
+            dials_in_flight: st.dial_tasks.len(),
             pending_dials: st.pending.len(),
         }
     }
