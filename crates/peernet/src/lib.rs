@@ -11,6 +11,10 @@
 //! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
 //! `AsyncRead` and `AsyncWrite`.
 //!
+//! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
+//! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
+//! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
+//!
 //! ```
 //! use peernet::services::echo;
 //! use peernet::{Keypair, TcpConfig, TcpTransport, Upgrader};

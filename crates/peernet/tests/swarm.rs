@@ -686,3 +686,43 @@ async fn the_limiter_bounds_hold_with_a_thousand_queued_dials() {
     until("the dial tasks end", || a.stats().tasks == 1).await;
     a.close().await;
 }
+
+#[tokio::test]
+async fn inbound_streams_are_negotiated_against_the_registered_handlers() {
+    let (a, b) = (swarm(), swarm());
+    echo_handler(&b);
+    let addrs = listen(&b, "/memory/0").await;
+    a.add_peer_addrs(b.local_peer(), addrs);
+    // The first protocol b supports wins.
+    let mut s = a
+        .new_stream(b.local_peer(), &["/nope/1.0.0", echo::PROTOCOL])
+        .await
+        .unwrap();
+    assert_eq!(s.protocol(), echo::PROTOCOL);
+    s.write_all(b"x").await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, b"x");
+    // A protocol b does not serve fails the stream, not the connection.
+    match a
+        .new_stream(b.local_peer(), &["/nope/1.0.0", "/nope/2.0.0"])
+        .await
+    {
+        Err(SwarmError::Stream(_)) => {}
+        x => panic!("{x:?}"),
+    }
+    b.remove_stream_handler(echo::PROTOCOL);
+    let mut s = a
+        .new_stream(b.local_peer(), &[echo::PROTOCOL])
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    assert!(
+        s.read_to_end(&mut buf).await.is_err(),
+        "refused after removal"
+    );
+    assert_eq!(a.stats().connections, 1);
+    a.close().await;
+    b.close().await;
+}

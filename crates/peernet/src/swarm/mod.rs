@@ -362,6 +362,10 @@ fn is_better_conn(a: &ConnEntry, b: &ConnEntry) -> bool {
 impl Swarm {
     /// A swarm for the identity of `upgrader` (go's `NewSwarm`), with no transport yet. Starts
     /// its driver task.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
     pub fn new(upgrader: Upgrader, config: SwarmConfig) -> Swarm {
         let local_peer = upgrader.local_peer().clone();
         let codes: Arc<RwLock<HashSet<u64>>> = Arc::default();
