@@ -47,6 +47,9 @@ type UpgradedCheck = Arc<dyn Fn(&Connection) -> Result<(), String> + Send + Sync
 /// Our transports upgrade before handing a connection over, so `accept` and `secured` are
 /// consulted once the upgrade has finished (go consults `accept` before the handshake); a
 /// refused connection is closed at once.
+///
+/// The checks run while the swarm is busy with the connection or dial (the address check under
+/// the swarm's lock): they must be quick and must not call back into the [`Swarm`](crate::Swarm).
 #[derive(Clone, Default)]
 pub struct ConnectionGater {
     peer_dial: Option<PeerCheck>,

@@ -168,8 +168,9 @@ pub enum SwarmError {
     /// Dialing the peer failed; the error lists every address's failure.
     #[error(transparent)]
     Dial(#[from] DialError),
-    /// There is no connection to the peer and the caller did not allow dialing.
-    #[error("no connection to {0} and dialing was not allowed")]
+    /// There is no connection to the peer: the caller did not allow dialing, or the
+    /// connection a dial made closed before the caller got it.
+    #[error("no usable connection to {0}")]
     NoConnection(PeerId),
     /// Opening or negotiating the stream failed.
     #[error("opening a stream failed")]
@@ -797,7 +798,10 @@ impl Swarm {
         guard.armed = false;
         match answer {
             Ok(Ok(Some(conn))) => Ok(conn),
-            Ok(Ok(None)) => self.best_conn(peer).ok_or(SwarmError::Closed),
+            // The dialed connection is gone already: say so rather than dial again.
+            Ok(Ok(None)) => self
+                .best_conn(peer)
+                .ok_or_else(|| SwarmError::NoConnection(peer.clone())),
             // A connection may have arrived inbound meanwhile.
             Ok(Err(e)) => self.best_conn(peer).ok_or(SwarmError::Dial(e)),
             Err(_) => Err(SwarmError::Closed),
@@ -875,17 +879,22 @@ impl Swarm {
                 .collect()
         };
         self.inner.shutdown.send_replace(true);
-        let closing = conns.iter().map(|c| async move {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, c.close()).await;
-        });
-        for fut in closing {
-            fut.await;
-        }
-        for c in &conns {
-            let _ = self.inner.events.send(SwarmEvent::Disconnected {
-                peer: c.remote_peer().clone(),
-                conn: c.id(),
+        let gone: Vec<(PeerId, ConnectionId)> = conns
+            .iter()
+            .map(|c| (c.remote_peer().clone(), c.id()))
+            .collect();
+        let mut closing = tokio::task::JoinSet::new();
+        for c in conns {
+            closing.spawn(async move {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, c.close()).await;
             });
+        }
+        while closing.join_next().await.is_some() {}
+        for (peer, conn) in gone {
+            let _ = self
+                .inner
+                .events
+                .send(SwarmEvent::Disconnected { peer, conn });
         }
         let mut tasks = self.inner.tasks.subscribe();
         let _ = tasks.wait_for(|n| *n == 0).await;
