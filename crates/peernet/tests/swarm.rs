@@ -726,3 +726,38 @@ async fn inbound_streams_are_negotiated_against_the_registered_handlers() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_closed_connection_is_not_reused_and_a_dropping_remote_is_a_typed_error() {
+    let (a, b) = (swarm(), swarm());
+    echo_handler(&b);
+    let addrs = listen(&b, "/memory/0").await;
+    a.add_peer_addrs(b.local_peer(), addrs);
+    echo_roundtrip(&a, b.local_peer(), b"one").await;
+    let first = a.best_conn(b.local_peer()).unwrap();
+    b.close_peer(a.local_peer()).await;
+    until("a notices", || first.is_closed()).await;
+    echo_roundtrip(&a, b.local_peer(), b"two").await;
+    let second = a.best_conn(b.local_peer()).unwrap();
+    assert_ne!(second.id(), first.id());
+
+    // A remote that accepts and hangs up mid-handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slammer = Multiaddr::tcp(listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let peer = Keypair::generate_ed25519().public().to_peer_id();
+    let e = dial_error(a.dial_peer(&peer, vec![slammer.clone()]).await.unwrap_err());
+    assert!(
+        matches!(
+            e.error_for(&slammer),
+            Some(AddrDialError::Handshake(_) | AddrDialError::Io(_))
+        ),
+        "{e}"
+    );
+    a.close().await;
+    b.close().await;
+}
