@@ -761,3 +761,22 @@ async fn a_closed_connection_is_not_reused_and_a_dropping_remote_is_a_typed_erro
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn close_answers_waiting_callers_and_aborts_their_dials() {
+    let a = swarm();
+    let (stalled, _held) = stalling_listener().await;
+    let peer = Keypair::generate_ed25519().public().to_peer_id();
+    let caller = {
+        let (a, addrs) = (a.clone(), vec![stalled]);
+        tokio::spawn(async move { a.dial_peer(&peer, addrs).await })
+    };
+    until("the dial runs", || a.stats().dials_in_flight == 1).await;
+    a.close().await;
+    assert!(matches!(caller.await.unwrap(), Err(SwarmError::Closed)));
+    let stats = a.stats();
+    assert_eq!(
+        (stats.tasks, stats.dials_in_flight, stats.pending_dials),
+        (0, 0, 0)
+    );
+}

@@ -236,6 +236,8 @@ pub struct SwarmStats {
 
 type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Handler = Arc<dyn Fn(Stream) -> HandlerFuture + Send + Sync>;
+/// Where a waiting caller's dial result goes: `Ok(None)` means "succeeded, look in the table".
+type DialAnswer = oneshot::Sender<Result<Option<Connection>, DialError>>;
 
 /// A connection in the table and the inbound streams its handlers are serving.
 struct ConnEntry {
@@ -253,7 +255,7 @@ struct State {
     peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
     dial_sync: DialSync,
     /// Callers waiting for a dial: `None` means "succeeded, look in the table".
-    pending: HashMap<RequestId, oneshot::Sender<Result<Option<Connection>, DialError>>>,
+    pending: HashMap<RequestId, (PeerId, DialAnswer)>,
     dial_tasks: HashMap<DialJobId, AbortHandle>,
     /// Connections dialed for the planner, by the id it knows them by.
     dialed: HashMap<u64, Connection>,
@@ -780,7 +782,7 @@ impl Swarm {
             }
             let id = RequestId(st.next_id);
             st.next_id += 1;
-            st.pending.insert(id, tx);
+            st.pending.insert(id, (peer.clone(), tx));
             let mut request = DialRequest::new(id, addrs);
             request.force_direct = options.force_direct;
             st.dial_sync.dial_peer(peer.clone(), request, now());
@@ -847,7 +849,7 @@ impl Swarm {
                         Err(e) => Err(e),
                     };
                     for id in requests {
-                        if let Some(tx) = st.pending.remove(&id) {
+                        if let Some((_, tx)) = st.pending.remove(&id) {
                             let _ = tx.send(answer.clone());
                         }
                     }
@@ -868,7 +870,11 @@ impl Swarm {
             for addr in std::mem::take(&mut st.listen_addrs) {
                 let _ = self.inner.events.send(SwarmEvent::ListenClose { addr });
             }
-            st.pending.clear();
+            // Withdraw every request: the planner drops its workers and aborts their dials.
+            for (id, (peer, _)) in std::mem::take(&mut st.pending) {
+                st.dial_sync.cancel_request(&peer, id, now());
+            }
+            self.drain_dial_events(&mut st);
             for (_, handle) in st.dial_tasks.drain() {
                 handle.abort();
             }
