@@ -254,7 +254,7 @@ struct State {
     handlers: HashMap<String, Handler>,
     peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
     dial_sync: DialSync,
-    /// Callers waiting for a dial: `None` means "succeeded, look in the table".
+    /// Callers waiting for a dial, with the peer each asked for.
     pending: HashMap<RequestId, (PeerId, DialAnswer)>,
     dial_tasks: HashMap<DialJobId, AbortHandle>,
     /// Connections dialed for the planner, by the id it knows them by.
