@@ -11,6 +11,10 @@
 //! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
 //! `AsyncRead` and `AsyncWrite`.
 //!
+//! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
+//! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
+//! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
+//!
 //! ```
 //! use peernet::services::echo;
 //! use peernet::{Keypair, TcpConfig, TcpTransport, Upgrader};
@@ -53,6 +57,7 @@ mod connection;
 pub mod multistream;
 pub mod noise;
 pub mod services;
+mod swarm;
 pub mod tls;
 mod transport;
 mod upgrader;
@@ -64,7 +69,13 @@ pub use connection::{
 };
 pub use peernet_core as core;
 pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
-pub use transport::{Listener, TcpConfig, TcpTransport, TransportError};
+pub use swarm::{
+    ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
+    SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
+};
+pub use transport::{
+    Listener, MemoryTransport, TcpConfig, TcpTransport, Transport, TransportError,
+};
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
     DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,

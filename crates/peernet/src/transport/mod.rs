@@ -2,15 +2,17 @@
 //! set of multiaddr shapes and hands every raw connection to the [`Upgrader`](crate::Upgrader),
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
+mod memory;
 mod tcp;
 
+pub use memory::MemoryTransport;
 pub use tcp::{TcpConfig, TcpTransport};
 
-use peernet_core::{Multiaddr, PeerId};
+use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::{Connection, UpgradeError};
+use crate::{Connection, UpgradeError, Upgrader};
 
 /// Why a transport could not dial or listen.
 #[derive(Debug, thiserror::Error)]
@@ -73,5 +75,81 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// One of our transports, as a [`Swarm`](crate::Swarm) holds them. An enum rather than a trait
+/// object: the set is ours and closed, and matching keeps `dial` a plain `async fn`.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `/ip4|ip6/…/tcp/…`.
+    Tcp(TcpTransport),
+    /// `/memory/N`.
+    Memory(MemoryTransport),
+}
+
+impl Transport {
+    /// A short name for logs and errors: `tcp`, `memory`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Tcp(_) => "tcp",
+            Transport::Memory(_) => "memory",
+        }
+    }
+
+    /// The multiaddr protocol codes this transport is registered for (go's `Protocols()`).
+    pub fn protocol_codes(&self) -> Vec<u64> {
+        match self {
+            Transport::Tcp(_) => vec![Protocol::Tcp(0).code()],
+            Transport::Memory(_) => vec![Protocol::Memory(0).code()],
+        }
+    }
+
+    /// The upgrader of this transport.
+    pub fn upgrader(&self) -> &Upgrader {
+        match self {
+            Transport::Tcp(t) => t.upgrader(),
+            Transport::Memory(t) => t.upgrader(),
+        }
+    }
+
+    /// Whether this transport dials and listens on `addr`.
+    pub fn can_handle(&self, addr: &Multiaddr) -> bool {
+        match self {
+            Transport::Tcp(t) => t.can_handle(addr),
+            Transport::Memory(t) => t.can_handle(addr),
+        }
+    }
+
+    /// Dials `addr`, expecting `expected` (or the address's `/p2p/` peer).
+    pub async fn dial(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+    ) -> Result<Connection, TransportError> {
+        match self {
+            Transport::Tcp(t) => t.dial(addr, expected).await,
+            Transport::Memory(t) => t.dial(addr, expected).await,
+        }
+    }
+
+    /// Listens on `addr`.
+    pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
+        match self {
+            Transport::Tcp(t) => t.listen(addr),
+            Transport::Memory(t) => t.listen(addr),
+        }
+    }
+}
+
+impl From<TcpTransport> for Transport {
+    fn from(t: TcpTransport) -> Self {
+        Transport::Tcp(t)
+    }
+}
+
+impl From<MemoryTransport> for Transport {
+    fn from(t: MemoryTransport) -> Self {
+        Transport::Memory(t)
     }
 }
