@@ -295,3 +295,45 @@ async fn with_reuse_port_dials_leave_from_the_listening_port() {
         plain_listener.local_addr().socket_addr().unwrap().port()
     );
 }
+
+#[tokio::test]
+async fn dial_progress_is_reported_once_tcp_is_up() {
+    // A listener that accepts TCP and never speaks: TCP connects, the upgrade then times out.
+    let raw = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = Multiaddr::tcp(raw.local_addr().unwrap());
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = raw.accept().await {
+            held.push(s);
+        }
+    });
+    let upgrader =
+        Upgrader::new(Keypair::ed25519_from_seed(2)).with_timeout(Duration::from_millis(200));
+    let client = TcpTransport::new(upgrader, TcpConfig::default());
+    let connected = std::sync::atomic::AtomicBool::new(false);
+    let result = client
+        .dial_with_progress(&addr, None, || {
+            connected.store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .await;
+    assert!(matches!(
+        result,
+        Err(TransportError::Upgrade(UpgradeError::Timeout(_)))
+    ));
+    assert!(connected.load(std::sync::atomic::Ordering::SeqCst));
+
+    // Nobody listening: no progress to report.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let connected = std::sync::atomic::AtomicBool::new(false);
+    let _ = client
+        .dial_with_progress(&nobody, None, || {
+            connected.store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .await;
+    assert!(!connected.load(std::sync::atomic::Ordering::SeqCst));
+}

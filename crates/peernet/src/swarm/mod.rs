@@ -1020,7 +1020,17 @@ async fn dial_addr(
     deadline: std::time::Instant,
     transport: Transport,
 ) {
-    let dial = transport.dial(&addr, Some(peer.clone()));
+    let progressed = {
+        let swarm = swarm.clone();
+        move || {
+            let mut st = swarm.state();
+            st.dial_sync.handshake_progressed(job, now());
+            swarm.drain_dial_events(&mut st);
+            drop(st);
+            swarm.inner.wake_driver.notify_one();
+        }
+    };
+    let dial = transport.dial_with_progress(&addr, Some(peer.clone()), progressed);
     let deadline = tokio::time::Instant::from_std(deadline);
     let result = match tokio::time::timeout_at(deadline, dial).await {
         Err(_) => Err(AddrDialError::Timeout),

@@ -127,9 +127,23 @@ impl Transport {
         addr: &Multiaddr,
         expected: Option<PeerId>,
     ) -> Result<Connection, TransportError> {
+        self.dial_with_progress(addr, expected, || {}).await
+    }
+
+    /// Dials `addr`, calling `connected` once the raw connection is up and the upgrade begins.
+    pub async fn dial_with_progress(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+        connected: impl FnOnce() + Send,
+    ) -> Result<Connection, TransportError> {
         match self {
-            Transport::Tcp(t) => t.dial(addr, expected).await,
-            Transport::Memory(t) => t.dial(addr, expected).await,
+            Transport::Tcp(t) => t.dial_with_progress(addr, expected, connected).await,
+            Transport::Memory(t) => {
+                // An in-memory pipe is connected as soon as it exists.
+                connected();
+                t.dial(addr, expected).await
+            }
         }
     }
 

@@ -123,6 +123,17 @@ impl TcpTransport {
         addr: &Multiaddr,
         expected: Option<PeerId>,
     ) -> Result<Connection, TransportError> {
+        self.dial_with_progress(addr, expected, || {}).await
+    }
+
+    /// Like [`TcpTransport::dial`], calling `connected` once the TCP connection is up and the
+    /// upgrade begins (the swarm's dial worker paces its next dials on it, as go-libp2p does).
+    pub async fn dial_with_progress(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+        connected: impl FnOnce() + Send,
+    ) -> Result<Connection, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
         let expected = match (expected, addr.peer_id()) {
             (Some(e), Some(in_addr)) if e != in_addr => {
@@ -147,6 +158,7 @@ impl TcpTransport {
             .set_nodelay(self.config.nodelay)
             .map_err(TransportError::Io)?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
+        connected();
         let conn = self
             .upgrader
             .upgrade_outbound(
