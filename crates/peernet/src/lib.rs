@@ -64,7 +64,10 @@ pub use connection::{
 };
 pub use peernet_core as core;
 pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
-pub use transport::{Listener, TcpConfig, TcpTransport, TransportError};
+pub use transport::{
+    Listener, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport, TransportError,
+    QUIC_MUXER,
+};
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
     DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,

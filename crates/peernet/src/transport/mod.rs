@@ -2,8 +2,10 @@
 //! set of multiaddr shapes and hands every raw connection to the [`Upgrader`](crate::Upgrader),
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
+mod quic;
 mod tcp;
 
+pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
 
 use peernet_core::{Multiaddr, PeerId};
@@ -25,6 +27,9 @@ pub enum TransportError {
     /// The connection was made but the upgrade failed.
     #[error("connection upgrade failed")]
     Upgrade(#[from] UpgradeError),
+    /// A QUIC dial, listen or handshake failed; see [`QuicError`] for whose fault.
+    #[error("QUIC transport error")]
+    Quic(#[source] QuicError),
     /// The peer we were asked to reach differs from the `/p2p/` peer in the address (local
     /// misuse).
     #[error("asked to dial {expected} at an address of {in_addr}")]
