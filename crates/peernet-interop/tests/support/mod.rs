@@ -1,6 +1,6 @@
 //! A stock rust-libp2p 0.57 node for interop tests: ping, identify and an `/echo/1.0.0` service
-//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, in its default
-//! configuration. The swarm runs on its own task; tests talk to it through [`RustNode`].
+//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, or on QUIC v1, in its
+//! default configuration. The swarm runs on its own task; tests talk to it through [`RustNode`].
 
 #![allow(dead_code)]
 
@@ -22,6 +22,8 @@ pub enum Security {
     Noise,
     Tls,
     Plaintext,
+    /// QUIC v1 (TLS inside QUIC, QUIC streams) instead of TCP.
+    Quic,
 }
 
 #[derive(NetworkBehaviour)]
@@ -99,10 +101,19 @@ impl RustNode {
                 .unwrap()
                 .with_swarm_config(idle)
                 .build(),
+            Security::Quic => builder
+                .with_quic()
+                .with_behaviour(behaviour)
+                .unwrap()
+                .with_swarm_config(idle)
+                .build(),
         };
-        swarm
-            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-            .unwrap();
+        let listen_on = if security == Security::Quic {
+            "/ip4/127.0.0.1/udp/0/quic-v1"
+        } else {
+            "/ip4/127.0.0.1/tcp/0"
+        };
+        swarm.listen_on(listen_on.parse().unwrap()).unwrap();
         let listen_addr = loop {
             if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
                 break address;
