@@ -1,8 +1,9 @@
 //! Throughput of peernet and rust-libp2p 0.57 side by side, in one run on one machine.
 //!
 //! Both stacks run the libp2p perf protocol (`/perf/1.0.0`) between two nodes in this process
-//! over loopback TCP: one stream uploads N bytes, then one stream downloads N bytes. rust-libp2p
-//! uses its stock configuration for the same transport, security and muxer. Raw loopback TCP and
+//! over loopback TCP, then over loopback QUIC v1: one stream uploads N bytes, then one stream
+//! downloads N bytes. rust-libp2p uses its stock configuration for the same transport, security
+//! and muxer. Raw loopback TCP and
 //! single-core AEAD sealing are measured in the same run as the physical ceilings.
 //!
 //! ```sh
@@ -17,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use peernet::services::perf;
-use peernet::{Keypair, SecurityProtocol, TcpConfig, TcpTransport, Upgrader};
+use peernet::{
+    Connection, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig,
+    TcpTransport, Upgrader,
+};
 use support::{RustNode, Security};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -41,20 +45,50 @@ fn parse_size(arg: Option<String>) -> u64 {
     n.trim().parse::<u64>().expect("size like 1GiB or 256MiB") * f
 }
 
+/// Which stack a row measures.
+#[derive(Clone, Copy)]
+enum Row {
+    Tcp(SecurityProtocol, Security),
+    Quic,
+}
+
 /// (upload, download) Gbit/s between two peernet nodes.
-async fn peernet_pair(security: SecurityProtocol, bytes: u64) -> (f64, f64) {
-    let server = TcpTransport::new(
-        Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
-    let client = TcpTransport::new(
-        Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
-    let mut listener = server
-        .listen(&"/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = listener.local_addr().clone();
+async fn peernet_pair(row: Row, bytes: u64) -> (f64, f64) {
+    let conn = match row {
+        Row::Tcp(security, _) => {
+            let server = TcpTransport::new(
+                Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
+                TcpConfig::default(),
+            );
+            let client = TcpTransport::new(
+                Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
+                TcpConfig::default(),
+            );
+            let listener = server
+                .listen(&"/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                .unwrap();
+            let addr = listener.local_addr().clone();
+            serve_perf(listener);
+            client.dial(&addr, None).await.unwrap()
+        }
+        Row::Quic => {
+            let server =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            let client =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            let listener = server
+                .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
+                .unwrap();
+            let addr = listener.local_addr().clone();
+            serve_perf(listener);
+            client.dial(&addr, None).await.unwrap()
+        }
+    };
+    run_perf(&conn, bytes).await
+}
+
+/// Serves perf on every stream of every connection `listener` accepts.
+fn serve_perf(mut listener: Listener) {
     tokio::spawn(async move {
         while let Some(conn) = listener.accept().await {
             tokio::spawn(async move {
@@ -70,7 +104,10 @@ async fn peernet_pair(security: SecurityProtocol, bytes: u64) -> (f64, f64) {
             });
         }
     });
-    let conn = client.dial(&addr, None).await.unwrap();
+}
+
+/// Uploads then downloads `bytes` on two perf streams; (upload, download) Gbit/s.
+async fn run_perf(conn: &Connection, bytes: u64) -> (f64, f64) {
     let up = perf::run(
         conn.open_stream(&[perf::PROTOCOL]).await.unwrap(),
         bytes,
@@ -230,7 +267,7 @@ fn main() {
     let bytes = parse_size(std::env::args().skip(1).find(|a| !a.starts_with('-')));
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!(
-        "side-by-side throughput, {} MiB per direction, one stream, loopback TCP",
+        "side-by-side throughput, {} MiB per direction, one stream, loopback TCP and QUIC",
         bytes >> 20
     );
     println!("machine: {}", machine());
@@ -244,11 +281,22 @@ fn main() {
         "{:<18} {:>14} {:>14} {:>14} {:>14} {:>8}",
         "stack", "ours up", "ours down", "rust up", "rust down", "ratio"
     );
-    for (ours, theirs, name) in [
-        (SecurityProtocol::Noise, Security::Noise, "tcp/noise/yamux"),
-        (SecurityProtocol::Tls, Security::Tls, "tcp/tls/yamux"),
+    for (row, name) in [
+        (
+            Row::Tcp(SecurityProtocol::Noise, Security::Noise),
+            "tcp/noise/yamux",
+        ),
+        (
+            Row::Tcp(SecurityProtocol::Tls, Security::Tls),
+            "tcp/tls/yamux",
+        ),
+        (Row::Quic, "quic-v1"),
     ] {
-        let (ou, od) = rt.block_on(peernet_pair(ours, bytes));
+        let theirs = match row {
+            Row::Tcp(_, theirs) => theirs,
+            Row::Quic => Security::Quic,
+        };
+        let (ou, od) = rt.block_on(peernet_pair(row, bytes));
         let (ru, rd) = rt.block_on(rust_pair(theirs, bytes));
         let ratio = (ou + od) / (ru + rd);
         println!(

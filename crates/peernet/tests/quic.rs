@@ -377,3 +377,43 @@ fn vanished_peer_is_noticed_by_the_idle_timeout() {
         other => panic!("unexpected close reason: {other:?}"),
     }
 }
+
+/// A QUIC server whose certificate lacks the libp2p extension (a plain self-signed one) is
+/// refused by our dialer with the typed reason.
+#[tokio::test]
+async fn certificate_without_libp2p_extension_is_refused() {
+    let certified = rcgen::generate_simple_self_signed(vec!["example.org".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"libp2p".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
+    let server = quinn::Endpoint::server(
+        quinn::ServerConfig::with_crypto(std::sync::Arc::new(crypto)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let port = server.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            let _ = incoming.await;
+        }
+    });
+
+    let addr: Multiaddr = format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
+        .parse()
+        .unwrap();
+    let err = transport(2).dial(&addr, None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Quic(QuicError::Certificate(TlsError::MissingExtension))
+        ),
+        "{err:?}"
+    );
+}
