@@ -9,7 +9,9 @@
 //! its [`Upgrader`] negotiates a security protocol (Noise, TLS 1.3, or plaintext) with
 //! multistream-select, authenticates the remote [`PeerId`], and starts yamux; the result is a
 //! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
-//! `AsyncRead` and `AsyncWrite`.
+//! `AsyncRead` and `AsyncWrite`. A [`QuicTransport`] (QUIC v1 on quinn, TLS 1.3 with the libp2p
+//! certificate inside) yields the same [`Connection`] and [`Stream`] types, its streams being
+//! QUIC's own.
 //!
 //! ```
 //! use peernet::services::echo;
