@@ -3,7 +3,8 @@
 //! Both stacks run the libp2p perf protocol (`/perf/1.0.0`) between two nodes in this process
 //! over loopback TCP, then over loopback QUIC v1: one stream uploads N bytes, then one stream
 //! downloads N bytes. rust-libp2p uses its stock configuration for the same transport, security
-//! and muxer. Raw loopback TCP and
+//! and muxer. Last, the time to a new QUIC connection plus a 1-byte echo round trip on a fresh
+//! stream (median of 30). Raw loopback TCP and
 //! single-core AEAD sealing are measured in the same run as the physical ceilings.
 //!
 //! ```sh
@@ -17,12 +18,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
-use peernet::services::perf;
+use peernet::services::{echo, perf};
 use peernet::{
     Connection, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig,
     TcpTransport, Upgrader,
 };
-use support::{RustNode, Security};
+use support::{echo_via_libp2p, RustNode, Security, Seen, ECHO};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PERF: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/perf/1.0.0");
@@ -68,7 +69,7 @@ async fn peernet_pair(row: Row, bytes: u64) -> (f64, f64) {
                 .listen(&"/ip4/127.0.0.1/tcp/0".parse().unwrap())
                 .unwrap();
             let addr = listener.local_addr().clone();
-            serve_perf(listener);
+            serve(listener);
             client.dial(&addr, None).await.unwrap()
         }
         Row::Quic => {
@@ -80,25 +81,32 @@ async fn peernet_pair(row: Row, bytes: u64) -> (f64, f64) {
                 .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
                 .unwrap();
             let addr = listener.local_addr().clone();
-            serve_perf(listener);
+            serve(listener);
             client.dial(&addr, None).await.unwrap()
         }
     };
     run_perf(&conn, bytes).await
 }
 
-/// Serves perf on every stream of every connection `listener` accepts.
-fn serve_perf(mut listener: Listener) {
+/// Serves perf and echo on every stream of every connection `listener` accepts.
+fn serve(mut listener: Listener) {
     tokio::spawn(async move {
         while let Some(conn) = listener.accept().await {
             tokio::spawn(async move {
                 while let Some(inbound) = conn.accept_stream().await {
                     tokio::spawn(async move {
                         let mut s = inbound
-                            .negotiate(&mut |p| p == perf::PROTOCOL, &Vec::new)
+                            .negotiate(
+                                &mut |p| p == perf::PROTOCOL || p == echo::PROTOCOL,
+                                &Vec::new,
+                            )
                             .await
                             .unwrap();
-                        perf::serve(&mut s, u64::MAX).await.unwrap();
+                        if s.protocol() == echo::PROTOCOL {
+                            echo::serve(&mut s).await.unwrap();
+                        } else {
+                            perf::serve(&mut s, u64::MAX).await.unwrap();
+                        }
                     });
                 }
             });
@@ -197,6 +205,61 @@ async fn rust_pair(security: Security, bytes: u64) -> (f64, f64) {
     )
     .await;
     (gbps(bytes, up), gbps(bytes, down))
+}
+
+const SETUP_ROUNDS: usize = 30;
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Median time of a new QUIC connection plus a 1-byte echo on a new stream, peernet to peernet.
+async fn peernet_quic_setup() -> Duration {
+    let server = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+    let client = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+    let listener = server
+        .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
+        .unwrap();
+    let addr = listener.local_addr().clone();
+    serve(listener);
+    let mut times = Vec::new();
+    for _ in 0..SETUP_ROUNDS {
+        let start = Instant::now();
+        let conn = client.dial(&addr, None).await.unwrap();
+        let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
+        let back = echo::echo(stream, b"x", 1).await.unwrap();
+        times.push(start.elapsed());
+        assert_eq!(back, b"x");
+        conn.close().await;
+    }
+    median(times)
+}
+
+/// The same between two rust-libp2p nodes (their dial, libp2p-stream, their echo).
+async fn rust_quic_setup() -> Duration {
+    let server = RustNode::spawn(Security::Quic).await;
+    let mut client = RustNode::spawn(Security::Quic).await;
+    let addr = server.listen_addr.clone().with_p2p(server.peer_id).unwrap();
+    let mut control = client.control.clone();
+    let mut times = Vec::new();
+    for _ in 0..SETUP_ROUNDS {
+        let start = Instant::now();
+        client.dial(addr.clone()).await.unwrap();
+        let stream = control.open_stream(server.peer_id, ECHO).await.unwrap();
+        let back = echo_via_libp2p(stream, b"x").await;
+        times.push(start.elapsed());
+        assert_eq!(back, b"x");
+        client.disconnect(server.peer_id);
+        let server_id = server.peer_id;
+        client
+            .wait_for(|seen| match seen {
+                Seen::Disconnected(p) if *p == server_id => Some(()),
+                _ => None,
+            })
+            .await;
+    }
+    median(times)
 }
 
 /// Raw loopback TCP, one connection, the same chunk size.
@@ -303,4 +366,12 @@ fn main() {
             "{name:<18} {ou:>9.2} Gb/s {od:>9.2} Gb/s {ru:>9.2} Gb/s {rd:>9.2} Gb/s {ratio:>7.2}x"
         );
     }
+    let ours = rt.block_on(peernet_quic_setup());
+    let theirs = rt.block_on(rust_quic_setup());
+    println!(
+        "\nquic-v1 new connection + 1-byte echo (median of {SETUP_ROUNDS}): ours {:.3} ms, rust {:.3} ms, ours/rust {:.2}x",
+        ours.as_secs_f64() * 1e3,
+        theirs.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
 }

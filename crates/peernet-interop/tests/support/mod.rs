@@ -37,6 +37,8 @@ struct Behaviour {
 #[derive(Debug, Clone)]
 pub enum Seen {
     Connected(libp2p::PeerId),
+    /// The last connection to this peer closed.
+    Disconnected(libp2p::PeerId),
     Ping(libp2p::PeerId, Result<Duration, String>),
     Identified(libp2p::PeerId, Box<identify::Info>),
     Other(String),
@@ -44,6 +46,7 @@ pub enum Seen {
 
 enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
+    Disconnect(libp2p::PeerId),
 }
 
 /// A running rust-libp2p node.
@@ -143,6 +146,9 @@ impl RustNode {
                             Ok(()) => pending_dials.push((addr, done)),
                             Err(e) => { let _ = done.send(Err(e.to_string())); }
                         },
+                        Some(Command::Disconnect(peer)) => {
+                            let _ = swarm.disconnect_peer_id(peer);
+                        }
                         None => break,
                     },
                     event = swarm.select_next_some() => {
@@ -158,6 +164,9 @@ impl RustNode {
                                     let _ = done.send(Err(error.to_string()));
                                 }
                                 Seen::Other(format!("outgoing error: {error}"))
+                            }
+                            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                                Seen::Disconnected(peer_id)
                             }
                             SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => {
                                 Seen::Ping(e.peer, e.result.map_err(|e| e.to_string()))
@@ -188,6 +197,11 @@ impl RustNode {
             .send(Command::Dial(addr, tx))
             .map_err(|e| e.to_string())?;
         rx.await.map_err(|e| e.to_string())?
+    }
+
+    /// Closes every connection to `peer` (see [`Seen::Disconnected`]).
+    pub fn disconnect(&self, peer: libp2p::PeerId) {
+        let _ = self.commands.send(Command::Disconnect(peer));
     }
 
     /// Waits (up to 10 s) for an event the filter picks.
