@@ -26,12 +26,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use peernet_core::multiaddr::{Multiaddr, Protocol};
-use peernet_core::tls::{parse_certificate, Libp2pCertVerifier, TlsError, TlsIdentity};
+use peernet_core::tls::{
+    parse_certificate, Libp2pCertVerifier, P2pCertificate, TlsError, TlsIdentity,
+};
 use peernet_core::{Keypair, PeerId};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{Listener, TransportError};
@@ -64,6 +66,11 @@ pub struct QuicConfig {
     /// Each side proposes its own; the smaller applies. With keep-alives flowing, a live but idle
     /// peer never reaches it, and a vanished one is noticed within this time.
     pub idle_timeout: Duration,
+    /// The largest UDP payload path MTU discovery probes for: 8952 (a 9000-byte jumbo frame
+    /// less the IPv6 and UDP headers). Connections start at 1200 bytes and use the largest size
+    /// the path carries, so on ordinary 1500-byte paths this settles at 1452 as with quinn's
+    /// default, while loopback and jumbo-frame LANs get fewer, larger packets.
+    pub mtu_upper_bound: u16,
     /// Time a handshake gets, dialing or accepting: 15 s.
     pub handshake_timeout: Duration,
     /// Inbound handshakes in progress at once, per transport (64); further incoming connections
@@ -79,6 +86,7 @@ impl Default for QuicConfig {
             max_concurrent_streams: 256,
             keep_alive_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
+            mtu_upper_bound: 8952,
             handshake_timeout: Duration::from_secs(15),
             max_inbound_handshakes: 64,
         }
@@ -146,12 +154,16 @@ fn quic_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
     Ok(SocketAddr::new(ip, port))
 }
 
-/// The dialer's certificate verifier: [`Libp2pCertVerifier`], keeping its refusal so the
-/// dial can report it as a typed error (quinn only reports the TLS alert).
+/// What the dialer's verifier concluded about the server's certificate.
+type Verdict = Arc<Mutex<Option<Result<P2pCertificate, TlsError>>>>;
+
+/// The dialer's certificate verifier: [`Libp2pCertVerifier`], keeping its verdict so the dial
+/// can report a refusal as a typed error (quinn only reports the TLS alert) and use the
+/// verified certificate without parsing it again.
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Libp2pCertVerifier,
-    refusal: Arc<Mutex<Option<TlsError>>>,
+    verdict: Verdict,
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -163,17 +175,17 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        if let Err(e) = &result {
-            if let (Some(refusal), Ok(mut slot)) = (TlsError::from_rustls(e), self.refusal.lock()) {
-                *slot = Some(refusal.clone());
-            }
+        let _ = (server_name, ocsp_response);
+        let verdict = self.inner.verify_chain(end_entity, intermediates, now);
+        let result = match &verdict {
+            Ok(_) => Ok(ServerCertVerified::assertion()),
+            // As Libp2pCertVerifier reports it: a bad_certificate alert carrying the reason.
+            Err(e) => Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(e.clone())),
+            ))),
+        };
+        if let Ok(mut slot) = self.verdict.lock() {
+            *slot = Some(verdict);
         }
         result
     }
@@ -248,6 +260,9 @@ fn transport_config(config: &QuicConfig) -> Result<quinn::TransportConfig, QuicE
         .keep_alive_interval(Some(config.keep_alive_interval))
         .max_idle_timeout(Some(idle))
         .datagram_receive_buffer_size(None);
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(config.mtu_upper_bound);
+    t.mtu_discovery_config(Some(mtu));
     Ok(t)
 }
 
@@ -338,7 +353,7 @@ impl QuicTransport {
             (e, in_addr) => e.or(in_addr),
         };
         let endpoint = self.endpoint_for(socket_addr).map_err(TransportError::Io)?;
-        let refusal = Arc::new(Mutex::new(None));
+        let verdict: Verdict = Arc::new(Mutex::new(None));
         let mut tls = self
             .inner
             .identity
@@ -347,7 +362,7 @@ impl QuicTransport {
         tls.dangerous()
             .set_certificate_verifier(Arc::new(RecordingVerifier {
                 inner: Libp2pCertVerifier::new(expected),
-                refusal: Arc::clone(&refusal),
+                verdict: Arc::clone(&verdict),
             }));
         let crypto = QuicClientConfig::try_from(tls).map_err(config_error)?;
         let mut client = quinn::ClientConfig::new(Arc::new(crypto));
@@ -360,16 +375,26 @@ impl QuicTransport {
         let connection = match tokio::time::timeout(timeout, connecting).await {
             Err(_) => return Err(QuicError::Timeout(timeout).into()),
             Ok(Err(e)) => {
-                let refused = refusal.lock().ok().and_then(|mut slot| slot.take());
+                let refused = verdict.lock().ok().and_then(|mut slot| slot.take());
                 return Err(match refused {
-                    Some(refusal) => QuicError::Certificate(refusal),
-                    None => QuicError::Handshake(e),
+                    Some(Err(refusal)) => QuicError::Certificate(refusal),
+                    _ => QuicError::Handshake(e),
                 }
                 .into());
             }
             Ok(Ok(connection)) => connection,
         };
-        Ok(established(connection, &endpoint, Direction::Outbound)?)
+        let verified = verdict
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .and_then(Result::ok);
+        Ok(established(
+            connection,
+            &endpoint,
+            Direction::Outbound,
+            verified,
+        )?)
     }
 
     /// Binds a UDP socket on `addr` (port 0 picks a free port) and starts accepting QUIC
@@ -450,7 +475,9 @@ async fn accept_loop(
                 match tokio::time::timeout(timeout, connecting).await {
                     Err(_) => Err(QuicError::Timeout(timeout)),
                     Ok(Err(e)) => Err(QuicError::Handshake(e)),
-                    Ok(Ok(connection)) => established(connection, &endpoint, Direction::Inbound),
+                    Ok(Ok(connection)) => {
+                        established(connection, &endpoint, Direction::Inbound, None)
+                    }
                 }
             }
             .await;
@@ -467,33 +494,18 @@ async fn accept_loop(
     }
 }
 
-/// Builds the [`Connection`] of a finished handshake from the peer's certificate (verified
-/// during the handshake; parsed again here for the host key).
+/// Builds the [`Connection`] of a finished handshake from the peer's certificate: the one our
+/// verifier kept (dialing), or the presented one parsed again (accepting; rustls' client
+/// verifier sits inside the server configuration).
 fn established(
     connection: quinn::Connection,
     endpoint: &quinn::Endpoint,
     direction: Direction,
+    verified: Option<P2pCertificate>,
 ) -> Result<Connection, QuicError> {
-    let refuse = |connection: &quinn::Connection, e: TlsError| {
-        connection.close(quinn::VarInt::from_u32(0), b"bad certificate");
-        QuicError::Certificate(e)
-    };
-    let certificates = match connection
-        .peer_identity()
-        .and_then(|identity| identity.downcast::<Vec<CertificateDer<'static>>>().ok())
-    {
-        Some(certificates) => certificates,
-        None => return Err(refuse(&connection, TlsError::NoPeerCertificate)),
-    };
-    let [certificate] = certificates.as_slice() else {
-        return Err(refuse(
-            &connection,
-            TlsError::CertificateCount(certificates.len()),
-        ));
-    };
-    let parsed = match parse_certificate(certificate) {
-        Ok(parsed) => parsed,
-        Err(e) => return Err(refuse(&connection, e)),
+    let parsed = match verified {
+        Some(parsed) => parsed,
+        None => parse_presented(&connection)?,
     };
     let mut local = endpoint
         .local_addr()
@@ -521,4 +533,21 @@ fn established(
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
+}
+
+/// Parses the certificate the peer presented in a finished handshake; closes the connection if
+/// it cannot.
+fn parse_presented(connection: &quinn::Connection) -> Result<P2pCertificate, QuicError> {
+    let refuse = |e: TlsError| {
+        connection.close(quinn::VarInt::from_u32(0), b"bad certificate");
+        QuicError::Certificate(e)
+    };
+    let certificates = connection
+        .peer_identity()
+        .and_then(|identity| identity.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or_else(|| refuse(TlsError::NoPeerCertificate))?;
+    let [certificate] = certificates.as_slice() else {
+        return Err(refuse(TlsError::CertificateCount(certificates.len())));
+    };
+    parse_certificate(certificate).map_err(refuse)
 }
