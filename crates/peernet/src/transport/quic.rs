@@ -67,9 +67,9 @@ pub struct QuicConfig {
     /// peer never reaches it, and a vanished one is noticed within this time.
     pub idle_timeout: Duration,
     /// The largest UDP payload path MTU discovery probes for: 8952 (a 9000-byte jumbo frame
-    /// less the IPv6 and UDP headers). Connections start at 1200 bytes and use the largest size
-    /// the path carries, so on ordinary 1500-byte paths this settles at 1452 as with quinn's
-    /// default, while loopback and jumbo-frame LANs get fewer, larger packets.
+    /// less the IPv6 and UDP headers). Connections start at 1200 bytes and discover the largest
+    /// size the path carries (on 1500-byte Ethernet, about what quinn's default of 1452 gives),
+    /// while loopback and jumbo-frame LANs get fewer, larger packets.
     pub mtu_upper_bound: u16,
     /// Time a handshake gets, dialing or accepting: 15 s.
     pub handshake_timeout: Duration,
