@@ -417,3 +417,21 @@ async fn certificate_without_libp2p_extension_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn ipv6_loopback() {
+    let server = transport(1);
+    let listener = server
+        .listen(&"/ip6/::1/udp/0/quic-v1".parse().unwrap())
+        .unwrap();
+    let addr = listener.local_addr().clone();
+    assert!(addr.to_string().starts_with("/ip6/::1/udp/"), "{addr}");
+    let _accepted = serve(listener);
+    // The client has an IPv4 listener only: the dial leaves from an IPv6 client endpoint.
+    let client = transport(2);
+    let _v4 = client.listen(&loopback()).unwrap();
+    let conn = client.dial(&addr, Some(peer(1))).await.unwrap();
+    assert!(conn.local_addr().to_string().starts_with("/ip6/"));
+    let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
+    assert_eq!(echo::echo(stream, b"v6", 8).await.unwrap(), b"v6");
+}
