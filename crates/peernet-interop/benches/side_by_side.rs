@@ -1,8 +1,10 @@
 //! Throughput of peernet and rust-libp2p 0.57 side by side, in one run on one machine.
 //!
 //! Both stacks run the libp2p perf protocol (`/perf/1.0.0`) between two nodes in this process
-//! over loopback TCP: one stream uploads N bytes, then one stream downloads N bytes. rust-libp2p
-//! uses its stock configuration for the same transport, security and muxer. Raw loopback TCP and
+//! over loopback TCP, then over loopback QUIC v1: one stream uploads N bytes, then one stream
+//! downloads N bytes. rust-libp2p uses its stock configuration for the same transport, security
+//! and muxer. Last, the time to a new QUIC connection plus a 1-byte echo round trip on a fresh
+//! stream (median of 30). Raw loopback TCP and
 //! single-core AEAD sealing are measured in the same run as the physical ceilings.
 //!
 //! ```sh
@@ -16,9 +18,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
-use peernet::services::perf;
-use peernet::{Keypair, SecurityProtocol, TcpConfig, TcpTransport, Upgrader};
-use support::{RustNode, Security};
+use peernet::services::{echo, perf};
+use peernet::{
+    Connection, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig,
+    TcpTransport, Upgrader,
+};
+use support::{echo_via_libp2p, RustNode, Security, Seen, ECHO};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PERF: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/perf/1.0.0");
@@ -41,36 +46,76 @@ fn parse_size(arg: Option<String>) -> u64 {
     n.trim().parse::<u64>().expect("size like 1GiB or 256MiB") * f
 }
 
+/// Which stack a row measures.
+#[derive(Clone, Copy)]
+enum Row {
+    Tcp(SecurityProtocol, Security),
+    Quic,
+}
+
 /// (upload, download) Gbit/s between two peernet nodes.
-async fn peernet_pair(security: SecurityProtocol, bytes: u64) -> (f64, f64) {
-    let server = TcpTransport::new(
-        Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
-    let client = TcpTransport::new(
-        Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
-    let mut listener = server
-        .listen(&"/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = listener.local_addr().clone();
+async fn peernet_pair(row: Row, bytes: u64) -> (f64, f64) {
+    let conn = match row {
+        Row::Tcp(security, _) => {
+            let server = TcpTransport::new(
+                Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
+                TcpConfig::default(),
+            );
+            let client = TcpTransport::new(
+                Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]),
+                TcpConfig::default(),
+            );
+            let listener = server
+                .listen(&"/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                .unwrap();
+            let addr = listener.local_addr().clone();
+            serve(listener);
+            client.dial(&addr, None).await.unwrap()
+        }
+        Row::Quic => {
+            let server =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            let client =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            let listener = server
+                .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
+                .unwrap();
+            let addr = listener.local_addr().clone();
+            serve(listener);
+            client.dial(&addr, None).await.unwrap()
+        }
+    };
+    run_perf(&conn, bytes).await
+}
+
+/// Serves perf and echo on every stream of every connection `listener` accepts.
+fn serve(mut listener: Listener) {
     tokio::spawn(async move {
         while let Some(conn) = listener.accept().await {
             tokio::spawn(async move {
                 while let Some(inbound) = conn.accept_stream().await {
                     tokio::spawn(async move {
                         let mut s = inbound
-                            .negotiate(&mut |p| p == perf::PROTOCOL, &Vec::new)
+                            .negotiate(
+                                &mut |p| p == perf::PROTOCOL || p == echo::PROTOCOL,
+                                &Vec::new,
+                            )
                             .await
                             .unwrap();
-                        perf::serve(&mut s, u64::MAX).await.unwrap();
+                        if s.protocol() == echo::PROTOCOL {
+                            echo::serve(&mut s).await.unwrap();
+                        } else {
+                            perf::serve(&mut s, u64::MAX).await.unwrap();
+                        }
                     });
                 }
             });
         }
     });
-    let conn = client.dial(&addr, None).await.unwrap();
+}
+
+/// Uploads then downloads `bytes` on two perf streams; (upload, download) Gbit/s.
+async fn run_perf(conn: &Connection, bytes: u64) -> (f64, f64) {
     let up = perf::run(
         conn.open_stream(&[perf::PROTOCOL]).await.unwrap(),
         bytes,
@@ -162,6 +207,61 @@ async fn rust_pair(security: Security, bytes: u64) -> (f64, f64) {
     (gbps(bytes, up), gbps(bytes, down))
 }
 
+const SETUP_ROUNDS: usize = 30;
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Median time of a new QUIC connection plus a 1-byte echo on a new stream, peernet to peernet.
+async fn peernet_quic_setup() -> Duration {
+    let server = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+    let client = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+    let listener = server
+        .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
+        .unwrap();
+    let addr = listener.local_addr().clone();
+    serve(listener);
+    let mut times = Vec::new();
+    for _ in 0..SETUP_ROUNDS {
+        let start = Instant::now();
+        let conn = client.dial(&addr, None).await.unwrap();
+        let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
+        let back = echo::echo(stream, b"x", 1).await.unwrap();
+        times.push(start.elapsed());
+        assert_eq!(back, b"x");
+        conn.close().await;
+    }
+    median(times)
+}
+
+/// The same between two rust-libp2p nodes (their dial, libp2p-stream, their echo).
+async fn rust_quic_setup() -> Duration {
+    let server = RustNode::spawn(Security::Quic).await;
+    let mut client = RustNode::spawn(Security::Quic).await;
+    let addr = server.listen_addr.clone().with_p2p(server.peer_id).unwrap();
+    let mut control = client.control.clone();
+    let mut times = Vec::new();
+    for _ in 0..SETUP_ROUNDS {
+        let start = Instant::now();
+        client.dial(addr.clone()).await.unwrap();
+        let stream = control.open_stream(server.peer_id, ECHO).await.unwrap();
+        let back = echo_via_libp2p(stream, b"x").await;
+        times.push(start.elapsed());
+        assert_eq!(back, b"x");
+        client.disconnect(server.peer_id);
+        let server_id = server.peer_id;
+        client
+            .wait_for(|seen| match seen {
+                Seen::Disconnected(p) if *p == server_id => Some(()),
+                _ => None,
+            })
+            .await;
+    }
+    median(times)
+}
+
 /// Raw loopback TCP, one connection, the same chunk size.
 async fn raw_tcp(bytes: u64) -> f64 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -230,7 +330,7 @@ fn main() {
     let bytes = parse_size(std::env::args().skip(1).find(|a| !a.starts_with('-')));
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!(
-        "side-by-side throughput, {} MiB per direction, one stream, loopback TCP",
+        "side-by-side throughput, {} MiB per direction, one stream, loopback TCP and QUIC",
         bytes >> 20
     );
     println!("machine: {}", machine());
@@ -244,15 +344,34 @@ fn main() {
         "{:<18} {:>14} {:>14} {:>14} {:>14} {:>8}",
         "stack", "ours up", "ours down", "rust up", "rust down", "ratio"
     );
-    for (ours, theirs, name) in [
-        (SecurityProtocol::Noise, Security::Noise, "tcp/noise/yamux"),
-        (SecurityProtocol::Tls, Security::Tls, "tcp/tls/yamux"),
+    for (row, name) in [
+        (
+            Row::Tcp(SecurityProtocol::Noise, Security::Noise),
+            "tcp/noise/yamux",
+        ),
+        (
+            Row::Tcp(SecurityProtocol::Tls, Security::Tls),
+            "tcp/tls/yamux",
+        ),
+        (Row::Quic, "quic-v1"),
     ] {
-        let (ou, od) = rt.block_on(peernet_pair(ours, bytes));
+        let theirs = match row {
+            Row::Tcp(_, theirs) => theirs,
+            Row::Quic => Security::Quic,
+        };
+        let (ou, od) = rt.block_on(peernet_pair(row, bytes));
         let (ru, rd) = rt.block_on(rust_pair(theirs, bytes));
         let ratio = (ou + od) / (ru + rd);
         println!(
             "{name:<18} {ou:>9.2} Gb/s {od:>9.2} Gb/s {ru:>9.2} Gb/s {rd:>9.2} Gb/s {ratio:>7.2}x"
         );
     }
+    let ours = rt.block_on(peernet_quic_setup());
+    let theirs = rt.block_on(rust_quic_setup());
+    println!(
+        "\nquic-v1 new connection + 1-byte echo (median of {SETUP_ROUNDS}): ours {:.3} ms, rust {:.3} ms, ours/rust {:.2}x",
+        ours.as_secs_f64() * 1e3,
+        theirs.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
 }

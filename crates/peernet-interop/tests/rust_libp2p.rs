@@ -20,6 +20,7 @@ fn our_transport(security: Security) -> TcpTransport {
         Security::Noise => SecurityProtocol::Noise,
         Security::Tls => SecurityProtocol::Tls,
         Security::Plaintext => SecurityProtocol::Plaintext,
+        Security::Quic => unreachable!("QUIC interop is in tests/quic_interop.rs"),
     };
     let upgrader = Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]);
     TcpTransport::new(upgrader, TcpConfig::default())

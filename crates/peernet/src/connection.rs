@@ -60,10 +60,110 @@ pub(crate) struct ConnectionInfo {
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
 /// connection, which closes when [`Connection::close`] is called, the remote goes away, or every
 /// clone and stream is dropped.
+///
+/// It is carried either by yamux over a secured byte stream (TCP) or by QUIC, whose own
+/// streams serve as the connection's streams; the API is the same for both.
 #[derive(Clone)]
 pub struct Connection {
     info: Arc<ConnectionInfo>,
-    muxer: yamux::Connection,
+    muxer: Muxer,
+}
+
+/// What carries a connection's streams.
+#[derive(Clone)]
+pub(crate) enum Muxer {
+    /// yamux over a Noise, TLS or plaintext session.
+    Yamux(yamux::Connection),
+    /// A QUIC connection (TLS 1.3 inside QUIC, QUIC streams).
+    Quic(quinn::Connection),
+}
+
+/// A QUIC bidirectional stream.
+pub(crate) struct QuicStream {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+}
+
+/// A muxed stream before or after negotiation: a yamux stream or a QUIC stream.
+pub(crate) enum RawStream {
+    Yamux(yamux::Stream),
+    Quic(QuicStream),
+}
+
+impl RawStream {
+    fn reset(&mut self) -> io::Result<()> {
+        match self {
+            RawStream::Yamux(s) => s.reset(),
+            RawStream::Quic(s) => {
+                let sent = s.send.reset(quinn::VarInt::from_u32(0));
+                let stopped = s.recv.stop(quinn::VarInt::from_u32(0));
+                match (sent, stopped) {
+                    (Err(_), Err(_)) => Err(io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "stream already closed",
+                    )),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for RawStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            RawStream::Yamux(s) => Pin::new(s).poll_read(cx, buf),
+            RawStream::Quic(s) => Pin::new(&mut s.recv).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for RawStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            RawStream::Yamux(s) => Pin::new(s).poll_write(cx, buf),
+            RawStream::Quic(s) => AsyncWrite::poll_write(Pin::new(&mut s.send), cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            RawStream::Yamux(s) => Pin::new(s).poll_flush(cx),
+            RawStream::Quic(s) => AsyncWrite::poll_flush(Pin::new(&mut s.send), cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            RawStream::Yamux(s) => Pin::new(s).poll_shutdown(cx),
+            RawStream::Quic(s) => AsyncWrite::poll_shutdown(Pin::new(&mut s.send), cx),
+        }
+    }
+}
+
+/// Why a QUIC connection ended, told the way a yamux connection tells it: the peer closing
+/// (or resetting statelessly) is [`yamux::ConnectionError::Eof`], our own close is
+/// [`yamux::ConnectionError::Closed`], and the idle timeout, protocol violations and the
+/// rest are [`yamux::ConnectionError::Io`] (`TimedOut` for the idle timeout).
+fn quic_close_reason(error: quinn::ConnectionError) -> yamux::ConnectionError {
+    use quinn::ConnectionError as E;
+    match error {
+        E::ApplicationClosed(_) | E::ConnectionClosed(_) | E::Reset => yamux::ConnectionError::Eof,
+        E::LocallyClosed => yamux::ConnectionError::Closed,
+        E::TimedOut => yamux::ConnectionError::Io(Arc::new(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "QUIC idle timeout: the peer went silent",
+        ))),
+        other => yamux::ConnectionError::Io(Arc::new(io::Error::other(other))),
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -100,7 +200,7 @@ pub const STREAM_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A stream the remote opened, before its protocol is negotiated.
 pub struct InboundStream {
-    raw: yamux::Stream,
+    raw: RawStream,
     info: Arc<ConnectionInfo>,
 }
 
@@ -148,7 +248,14 @@ impl Connection {
     pub(crate) fn new(info: ConnectionInfo, muxer: yamux::Connection) -> Connection {
         Connection {
             info: Arc::new(info),
-            muxer,
+            muxer: Muxer::Yamux(muxer),
+        }
+    }
+
+    pub(crate) fn new_quic(info: ConnectionInfo, connection: quinn::Connection) -> Connection {
+        Connection {
+            info: Arc::new(info),
+            muxer: Muxer::Quic(connection),
         }
     }
 
@@ -182,12 +289,14 @@ impl Connection {
         self.info.direction
     }
 
-    /// The security protocol: `/noise`, `/tls/1.0.0` or `/plaintext/2.0.0`.
+    /// The security protocol: `/noise`, `/tls/1.0.0` or `/plaintext/2.0.0`; QUIC connections
+    /// report `/tls/1.0.0` (TLS 1.3 inside QUIC, with the libp2p certificate).
     pub fn security(&self) -> &'static str {
         self.info.security
     }
 
-    /// The stream multiplexer: `/yamux/1.0.0`.
+    /// The stream multiplexer: `/yamux/1.0.0`, or `quic-v1` for QUIC connections (QUIC's own
+    /// streams; no multistream-select round, as the libp2p QUIC spec says).
     pub fn muxer(&self) -> &'static str {
         self.info.muxer
     }
@@ -199,12 +308,34 @@ impl Connection {
 
     /// The round-trip time measured by the muxer's keep-alive, once known.
     pub fn rtt(&self) -> Option<std::time::Duration> {
-        self.muxer.rtt()
+        match &self.muxer {
+            Muxer::Yamux(m) => m.rtt(),
+            Muxer::Quic(c) => Some(c.rtt()),
+        }
     }
 
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.muxer.error().is_some()
+        match &self.muxer {
+            Muxer::Yamux(m) => m.error().is_some(),
+            Muxer::Quic(c) => c.close_reason().is_some(),
+        }
+    }
+
+    /// Opens a raw muxed stream. On QUIC this waits while the remote's stream limit is reached.
+    async fn open_raw(&self) -> Result<RawStream, StreamError> {
+        match &self.muxer {
+            Muxer::Yamux(m) => Ok(RawStream::Yamux(
+                m.open_stream().await.map_err(StreamError::Muxer)?,
+            )),
+            Muxer::Quic(c) => {
+                let (send, recv) = c
+                    .open_bi()
+                    .await
+                    .map_err(|e| StreamError::Muxer(e.into()))?;
+                Ok(RawStream::Quic(QuicStream { send, recv }))
+            }
+        }
     }
 
     /// Opens a stream and negotiates the first of `protocols` the remote supports.
@@ -213,7 +344,7 @@ impl Connection {
     /// data written to it follows the proposal without waiting; the first read checks the
     /// remote's confirmation and fails if the remote refused.
     pub async fn open_stream(&self, protocols: &[&str]) -> Result<Stream, StreamError> {
-        let mut raw = self.muxer.open_stream().await.map_err(StreamError::Muxer)?;
+        let mut raw = self.open_raw().await?;
         if let [protocol] = protocols {
             let mut dialer =
                 Dialer::optimistic(*protocol).map_err(StreamError::InvalidProtocols)?;
@@ -245,29 +376,46 @@ impl Connection {
     /// The stream's protocol is not negotiated yet: call [`InboundStream::negotiate`], on a task
     /// of its own when streams may be slow, so that one stream never holds up the next.
     pub async fn accept_stream(&self) -> Option<InboundStream> {
-        let raw = self.muxer.accept_stream().await?;
+        let raw = match &self.muxer {
+            Muxer::Yamux(m) => RawStream::Yamux(m.accept_stream().await?),
+            Muxer::Quic(c) => {
+                let (send, recv) = c.accept_bi().await.ok()?;
+                RawStream::Quic(QuicStream { send, recv })
+            }
+        };
         Some(InboundStream {
             raw,
             info: self.info.clone(),
         })
     }
 
-    /// Closes the connection: sends go-away, ends every stream.
+    /// Closes the connection: sends go-away (QUIC: `CONNECTION_CLOSE`), ends every stream.
     pub async fn close(&self) {
-        self.muxer.close().await;
+        match &self.muxer {
+            Muxer::Yamux(m) => m.close().await,
+            Muxer::Quic(c) => {
+                c.close(quinn::VarInt::from_u32(0), b"");
+                c.closed().await;
+            }
+        }
     }
 
-    /// Waits until the connection has ended, and says why.
+    /// Waits until the connection has ended, and says why. QUIC's reasons are mapped onto
+    /// [`yamux::ConnectionError`]: the peer closing is `Eof`, our close is `Closed`, the idle
+    /// timeout (a vanished peer) is `Io` of kind `TimedOut`.
     pub async fn closed(&self) -> yamux::ConnectionError {
-        self.muxer.closed().await
+        match &self.muxer {
+            Muxer::Yamux(m) => m.closed().await,
+            Muxer::Quic(c) => quic_close_reason(c.closed().await),
+        }
     }
 }
 
 /// A stream negotiated to a protocol: tokio `AsyncRead + AsyncWrite`. `shutdown` closes our
-/// write side (the remote reads end of file) while reading goes on.
+/// write side (the remote reads end of file; QUIC: `finish`) while reading goes on.
 pub struct Stream {
     /// The muxed stream, replaying bytes read past the negotiation first.
-    inner: Prefixed<yamux::Stream>,
+    inner: Prefixed<RawStream>,
     protocol: String,
     /// An optimistic proposal whose confirmation has not been read yet, and the bytes of the
     /// confirmation read so far.
@@ -287,7 +435,7 @@ impl fmt::Debug for Stream {
 
 impl Stream {
     fn new(
-        inner: yamux::Stream,
+        inner: RawStream,
         protocol: String,
         prefix: Vec<u8>,
         pending: Option<Dialer>,
@@ -321,7 +469,8 @@ impl Stream {
         &self.info.remote_addr
     }
 
-    /// Abandons the stream in both directions (yamux RST).
+    /// Abandons the stream in both directions (yamux RST; QUIC `RESET_STREAM` and
+    /// `STOP_SENDING`).
     pub fn reset(&mut self) -> io::Result<()> {
         self.inner.get_mut().reset()
     }

@@ -9,7 +9,9 @@
 //! its [`Upgrader`] negotiates a security protocol (Noise, TLS 1.3, or plaintext) with
 //! multistream-select, authenticates the remote [`PeerId`], and starts yamux; the result is a
 //! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
-//! `AsyncRead` and `AsyncWrite`.
+//! `AsyncRead` and `AsyncWrite`. A [`QuicTransport`] (QUIC v1 on quinn, TLS 1.3 with the libp2p
+//! certificate inside) yields the same [`Connection`] and [`Stream`] types, its streams being
+//! QUIC's own.
 //!
 //! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
 //! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
@@ -74,7 +76,8 @@ pub use swarm::{
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
 };
 pub use transport::{
-    Listener, MemoryTransport, TcpConfig, TcpTransport, Transport, TransportError,
+    Listener, MemoryTransport, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport,
+    Transport, TransportError, QUIC_MUXER,
 };
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,

@@ -780,3 +780,88 @@ async fn close_answers_waiting_callers_and_aborts_their_dials() {
         (0, 0, 0)
     );
 }
+
+/// A swarm with TCP and QUIC (and memory) for the same identity.
+fn swarm_with_quic() -> Swarm {
+    let keypair = Keypair::generate_ed25519();
+    let swarm = Swarm::new(Upgrader::new(keypair.clone()), SwarmConfig::default());
+    swarm
+        .add_transport(TcpTransport::new(
+            swarm.upgrader().clone(),
+            TcpConfig::default(),
+        ))
+        .unwrap();
+    swarm
+        .add_transport(
+            peernet::QuicTransport::new(&keypair, peernet::QuicConfig::default()).unwrap(),
+        )
+        .unwrap();
+    swarm
+}
+
+#[tokio::test]
+async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
+    let server = swarm_with_quic();
+    echo_handler(&server);
+    let addrs = server
+        .listen(&[
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap(),
+        ])
+        .await
+        .unwrap()
+        .listening;
+    assert_eq!(addrs.len(), 2);
+    let mut events = server.subscribe();
+
+    let client = swarm_with_quic();
+    // TCP first in the list: the ranking, not the order given, decides.
+    let mut sorted = addrs.clone();
+    sorted.sort_by_key(|a| !a.to_string().contains("/tcp/"));
+    client.add_peer_addrs(server.local_peer(), sorted);
+    echo_roundtrip(&client, server.local_peer(), b"over quic").await;
+
+    let conns = client.conns_to_peer(server.local_peer());
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].muxer(), peernet::QUIC_MUXER);
+    // The server saw exactly one connection: TCP was never dialed (its 30 ms delay behind
+    // QUIC on a private address never ran out before QUIC succeeded, and a success cancels it).
+    let first = events.recv().await.unwrap();
+    assert!(matches!(first, SwarmEvent::Connected { .. }), "{first:?}");
+    client.close().await;
+    let mut connected = 1;
+    while let Ok(Ok(event)) =
+        tokio::time::timeout(std::time::Duration::from_millis(200), events.recv()).await
+    {
+        if matches!(event, SwarmEvent::Connected { .. }) {
+            connected += 1;
+        }
+    }
+    assert_eq!(connected, 1, "TCP must not have been dialed");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn tcp_is_dialed_when_quic_fails() {
+    let server = swarm_with_quic();
+    echo_handler(&server);
+    let tcp = listen(&server, "/ip4/127.0.0.1/tcp/0").await;
+    let client = swarm_with_quic();
+    // A QUIC address where nobody listens, and the real TCP address.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead_quic: Multiaddr = format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
+        .parse()
+        .unwrap();
+    let mut addrs = tcp.clone();
+    addrs.push(dead_quic);
+    client.add_peer_addrs(server.local_peer(), addrs);
+    echo_roundtrip(&client, server.local_peer(), b"over tcp").await;
+    let conns = client.conns_to_peer(server.local_peer());
+    assert_eq!(conns[0].muxer(), "/yamux/1.0.0");
+    client.close().await;
+    server.close().await;
+}

@@ -1,6 +1,6 @@
 //! A stock rust-libp2p 0.57 node for interop tests: ping, identify and an `/echo/1.0.0` service
-//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, in its default
-//! configuration. The swarm runs on its own task; tests talk to it through [`RustNode`].
+//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, or on QUIC v1, in its
+//! default configuration. The swarm runs on its own task; tests talk to it through [`RustNode`].
 
 #![allow(dead_code)]
 
@@ -22,6 +22,8 @@ pub enum Security {
     Noise,
     Tls,
     Plaintext,
+    /// QUIC v1 (TLS inside QUIC, QUIC streams) instead of TCP.
+    Quic,
 }
 
 #[derive(NetworkBehaviour)]
@@ -35,6 +37,8 @@ struct Behaviour {
 #[derive(Debug, Clone)]
 pub enum Seen {
     Connected(libp2p::PeerId),
+    /// The last connection to this peer closed.
+    Disconnected(libp2p::PeerId),
     Ping(libp2p::PeerId, Result<Duration, String>),
     Identified(libp2p::PeerId, Box<identify::Info>),
     Other(String),
@@ -42,6 +46,7 @@ pub enum Seen {
 
 enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
+    Disconnect(libp2p::PeerId),
 }
 
 /// A running rust-libp2p node.
@@ -99,10 +104,19 @@ impl RustNode {
                 .unwrap()
                 .with_swarm_config(idle)
                 .build(),
+            Security::Quic => builder
+                .with_quic()
+                .with_behaviour(behaviour)
+                .unwrap()
+                .with_swarm_config(idle)
+                .build(),
         };
-        swarm
-            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-            .unwrap();
+        let listen_on = if security == Security::Quic {
+            "/ip4/127.0.0.1/udp/0/quic-v1"
+        } else {
+            "/ip4/127.0.0.1/tcp/0"
+        };
+        swarm.listen_on(listen_on.parse().unwrap()).unwrap();
         let listen_addr = loop {
             if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
                 break address;
@@ -132,6 +146,9 @@ impl RustNode {
                             Ok(()) => pending_dials.push((addr, done)),
                             Err(e) => { let _ = done.send(Err(e.to_string())); }
                         },
+                        Some(Command::Disconnect(peer)) => {
+                            let _ = swarm.disconnect_peer_id(peer);
+                        }
                         None => break,
                     },
                     event = swarm.select_next_some() => {
@@ -147,6 +164,9 @@ impl RustNode {
                                     let _ = done.send(Err(error.to_string()));
                                 }
                                 Seen::Other(format!("outgoing error: {error}"))
+                            }
+                            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                                Seen::Disconnected(peer_id)
                             }
                             SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => {
                                 Seen::Ping(e.peer, e.result.map_err(|e| e.to_string()))
@@ -177,6 +197,11 @@ impl RustNode {
             .send(Command::Dial(addr, tx))
             .map_err(|e| e.to_string())?;
         rx.await.map_err(|e| e.to_string())?
+    }
+
+    /// Closes every connection to `peer` (see [`Seen::Disconnected`]).
+    pub fn disconnect(&self, peer: libp2p::PeerId) {
+        let _ = self.commands.send(Command::Disconnect(peer));
     }
 
     /// Waits (up to 10 s) for an event the filter picks.

@@ -448,7 +448,7 @@ impl Swarm {
     /// for a code already taken, naming both, and one whose upgrader is another identity.
     pub fn add_transport(&self, transport: impl Into<Transport>) -> Result<(), SwarmError> {
         let transport = transport.into();
-        let transport_peer = transport.upgrader().local_peer();
+        let transport_peer = transport.local_peer();
         if transport_peer != self.local_peer() {
             return Err(SwarmError::ForeignTransport {
                 transport: transport.name(),
@@ -1006,7 +1006,19 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
         TransportError::Upgrade(crate::UpgradeError::Noise(crate::noise::UpgradeError::Noise(
             peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
         ))) => AddrDialError::PeerIdMismatch { expected, actual },
+        TransportError::Upgrade(crate::UpgradeError::Tls(
+            crate::tls::TlsUpgradeError::Certificate(peernet_core::tls::TlsError::PeerIdMismatch {
+                expected,
+                actual,
+            }),
+        ))
+        | TransportError::Quic(crate::QuicError::Certificate(
+            peernet_core::tls::TlsError::PeerIdMismatch { expected, actual },
+        )) => AddrDialError::PeerIdMismatch { expected, actual },
         TransportError::Upgrade(e) => AddrDialError::Handshake(Arc::new(e)),
+        TransportError::Quic(crate::QuicError::Draft29Unsupported(_)) => AddrDialError::QuicDraft29,
+        TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,
+        TransportError::Quic(e) => AddrDialError::Handshake(Arc::new(e)),
     }
 }
 

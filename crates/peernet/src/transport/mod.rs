@@ -3,16 +3,18 @@
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
 mod memory;
+mod quic;
 mod tcp;
 
 pub use memory::MemoryTransport;
+pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
 
 use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::{Connection, UpgradeError, Upgrader};
+use crate::{Connection, UpgradeError};
 
 /// Why a transport could not dial or listen.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum TransportError {
     /// The connection was made but the upgrade failed.
     #[error("connection upgrade failed")]
     Upgrade(#[from] UpgradeError),
+    /// A QUIC dial, listen or handshake failed; see [`QuicError`] for whose fault.
+    #[error("QUIC transport error")]
+    Quic(#[source] QuicError),
     /// The peer we were asked to reach differs from the `/p2p/` peer in the address (local
     /// misuse).
     #[error("asked to dial {expected} at an address of {in_addr}")]
@@ -86,6 +91,8 @@ pub enum Transport {
     Tcp(TcpTransport),
     /// `/memory/N`.
     Memory(MemoryTransport),
+    /// `/ip4|ip6/…/udp/…/quic-v1`.
+    Quic(QuicTransport),
 }
 
 impl Transport {
@@ -94,6 +101,7 @@ impl Transport {
         match self {
             Transport::Tcp(_) => "tcp",
             Transport::Memory(_) => "memory",
+            Transport::Quic(_) => "quic-v1",
         }
     }
 
@@ -102,14 +110,16 @@ impl Transport {
         match self {
             Transport::Tcp(_) => vec![Protocol::Tcp(0).code()],
             Transport::Memory(_) => vec![Protocol::Memory(0).code()],
+            Transport::Quic(_) => vec![Protocol::QuicV1.code()],
         }
     }
 
-    /// The upgrader of this transport.
-    pub fn upgrader(&self) -> &Upgrader {
+    /// The identity this transport authenticates as.
+    pub fn local_peer(&self) -> &PeerId {
         match self {
-            Transport::Tcp(t) => t.upgrader(),
-            Transport::Memory(t) => t.upgrader(),
+            Transport::Tcp(t) => t.upgrader().local_peer(),
+            Transport::Memory(t) => t.upgrader().local_peer(),
+            Transport::Quic(t) => t.local_peer(),
         }
     }
 
@@ -118,6 +128,7 @@ impl Transport {
         match self {
             Transport::Tcp(t) => t.can_handle(addr),
             Transport::Memory(t) => t.can_handle(addr),
+            Transport::Quic(t) => t.can_handle(addr),
         }
     }
 
@@ -144,6 +155,9 @@ impl Transport {
                 connected();
                 t.dial(addr, expected).await
             }
+            // QUIC's transport and security handshakes are one: there is no earlier progress
+            // to report.
+            Transport::Quic(t) => t.dial(addr, expected).await,
         }
     }
 
@@ -152,6 +166,7 @@ impl Transport {
         match self {
             Transport::Tcp(t) => t.listen(addr),
             Transport::Memory(t) => t.listen(addr),
+            Transport::Quic(t) => t.listen(addr),
         }
     }
 }
@@ -159,6 +174,12 @@ impl Transport {
 impl From<TcpTransport> for Transport {
     fn from(t: TcpTransport) -> Self {
         Transport::Tcp(t)
+    }
+}
+
+impl From<QuicTransport> for Transport {
+    fn from(t: QuicTransport) -> Self {
+        Transport::Quic(t)
     }
 }
 
