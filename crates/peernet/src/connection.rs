@@ -55,6 +55,8 @@ pub(crate) struct ConnectionInfo {
     pub security: &'static str,
     pub muxer: &'static str,
     pub opened_at: Instant,
+    /// Negotiated streams alive on the connection, both directions (go's `isBetterConn` uses it).
+    pub streams: std::sync::atomic::AtomicUsize,
 }
 
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
@@ -306,6 +308,11 @@ impl Connection {
         self.info.opened_at
     }
 
+    /// How many negotiated streams are open on this connection, in both directions.
+    pub fn num_streams(&self) -> usize {
+        self.info.streams.load(Ordering::Relaxed)
+    }
+
     /// The round-trip time measured by the muxer's keep-alive, once known.
     pub fn rtt(&self) -> Option<std::time::Duration> {
         match &self.muxer {
@@ -441,6 +448,7 @@ impl Stream {
         pending: Option<Dialer>,
         info: Arc<ConnectionInfo>,
     ) -> Stream {
+        info.streams.fetch_add(1, Ordering::Relaxed);
         Stream {
             inner: Prefixed::new(prefix, inner),
             protocol,
@@ -506,6 +514,12 @@ impl Stream {
             }
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.info.streams.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

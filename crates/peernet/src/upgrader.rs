@@ -312,6 +312,7 @@ impl Upgrader {
             security: meta.security,
             muxer: YAMUX_PROTOCOL,
             opened_at: Instant::now(),
+            streams: Default::default(),
         };
         tracing::debug!(peer = %info.remote_peer, addr = %info.remote_addr, security = info.security, direction = ?info.direction, "connection upgraded");
         Ok(Connection::new(info, muxer))

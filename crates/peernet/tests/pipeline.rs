@@ -337,3 +337,21 @@ async fn dial_progress_is_reported_once_tcp_is_up() {
         .await;
     assert!(!connected.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+#[tokio::test]
+async fn connections_count_their_open_streams() {
+    let server = transport(1, vec![SecurityProtocol::Noise]);
+    let client = transport(2, vec![SecurityProtocol::Noise]);
+    let listener = server.listen(&loopback()).unwrap();
+    let addr = listener.local_addr().clone();
+    let _accepted = serve_echo(listener);
+    let conn = client.dial(&addr, None).await.unwrap();
+    assert_eq!(conn.num_streams(), 0);
+    let a = conn.open_stream(&[ECHO]).await.unwrap();
+    let b = conn.open_stream(&["/unknown/1.0.0", ECHO]).await.unwrap();
+    assert_eq!(conn.num_streams(), 2);
+    drop(a);
+    assert_eq!(conn.num_streams(), 1);
+    drop(b);
+    assert_eq!(conn.num_streams(), 0);
+}

@@ -62,7 +62,6 @@ pub use gater::{ConnectionGater, GateStep};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
@@ -239,10 +238,9 @@ type Handler = Arc<dyn Fn(Stream) -> HandlerFuture + Send + Sync>;
 /// Where a waiting caller's dial result goes: `Ok(None)` means "succeeded, look in the table".
 type DialAnswer = oneshot::Sender<Result<Option<Connection>, DialError>>;
 
-/// A connection in the table and the inbound streams its handlers are serving.
+/// A connection in the table.
 struct ConnEntry {
     conn: Connection,
-    streams: Arc<AtomicUsize>,
 }
 
 struct State {
@@ -342,8 +340,8 @@ impl Drop for CancelOnDrop<'_> {
 }
 
 /// go's `isBetterConn`: unlimited (not relayed) first, then more streams, then the newest.
-/// We learn a connection is limited only from a relayed address; streams counted are the
-/// inbound ones our handlers serve.
+/// We learn a connection is limited only from a relayed address; streams counted are every
+/// negotiated stream open on the connection, both directions.
 fn is_better_conn(a: &ConnEntry, b: &ConnEntry) -> bool {
     let (a_relayed, b_relayed) = (
         a.conn.remote_addr().is_relayed(),
@@ -352,10 +350,7 @@ fn is_better_conn(a: &ConnEntry, b: &ConnEntry) -> bool {
     if a_relayed != b_relayed {
         return !a_relayed;
     }
-    let (a_streams, b_streams) = (
-        a.streams.load(Ordering::Relaxed),
-        b.streams.load(Ordering::Relaxed),
-    );
+    let (a_streams, b_streams) = (a.conn.num_streams(), b.conn.num_streams());
     if a_streams != b_streams {
         return a_streams > b_streams;
     }
@@ -658,7 +653,6 @@ impl Swarm {
             self.spawn(async move { c.close().await });
             return Err(SwarmError::Gated { step, reason });
         }
-        let streams = Arc::new(AtomicUsize::new(0));
         {
             let mut st = self.state();
             if st.closed {
@@ -668,10 +662,10 @@ impl Swarm {
                 return Err(SwarmError::Closed);
             }
             let peer = conn.remote_peer().clone();
-            st.conns.entry(peer.clone()).or_default().push(ConnEntry {
-                conn: conn.clone(),
-                streams: streams.clone(),
-            });
+            st.conns
+                .entry(peer.clone())
+                .or_default()
+                .push(ConnEntry { conn: conn.clone() });
             st.dial_sync.connection_established(&peer);
             let _ = self.inner.events.send(SwarmEvent::Connected {
                 peer,
@@ -681,7 +675,7 @@ impl Swarm {
             });
         }
         tracing::debug!(peer = %conn.remote_peer(), conn = %conn.id(), direction = ?conn.direction(), "connected");
-        self.spawn(run_conn(self.clone(), conn, streams));
+        self.spawn(run_conn(self.clone(), conn));
         Ok(())
     }
 
@@ -955,24 +949,15 @@ async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
 
 /// Accepts the connection's streams until it closes (go's `Conn.start`), each negotiated and
 /// served on its own task, then takes it out of the table.
-async fn run_conn(swarm: Swarm, conn: Connection, streams: Arc<AtomicUsize>) {
+async fn run_conn(swarm: Swarm, conn: Connection) {
     while let Some(inbound) = conn.accept_stream().await {
-        swarm.spawn(serve_inbound(swarm.clone(), inbound, streams.clone()));
+        swarm.spawn(serve_inbound(swarm.clone(), inbound));
     }
     swarm.remove_conn(&conn);
 }
 
-/// Decrements a connection's stream count when its handler ends.
-struct StreamCount(Arc<AtomicUsize>);
-
-impl Drop for StreamCount {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Negotiates an inbound stream against the registered handlers and runs the chosen one.
-async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream, streams: Arc<AtomicUsize>) {
+async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
     let peer = inbound.remote_peer().clone();
     let lookup = swarm.clone();
     let mut supported = move |p: &str| lookup.state().handlers.contains_key(p);
@@ -989,8 +974,6 @@ async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream, streams: Arc
     let Some(handler) = handler else {
         return; // removed while negotiating
     };
-    streams.fetch_add(1, Ordering::Relaxed);
-    let _count = StreamCount(streams);
     handler(stream).await;
 }
 

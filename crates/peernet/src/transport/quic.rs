@@ -564,6 +564,7 @@ fn established(
         security: QUIC_SECURITY,
         muxer: QUIC_MUXER,
         opened_at: Instant::now(),
+        streams: Default::default(),
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
