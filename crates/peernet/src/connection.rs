@@ -57,6 +57,8 @@ pub(crate) struct ConnectionInfo {
     pub opened_at: Instant,
     /// Negotiated streams alive on the connection, both directions (go's `isBetterConn` uses it).
     pub streams: std::sync::atomic::AtomicUsize,
+    /// The upgrader consulted a connection gater at `accept` and `secured` on this connection.
+    pub gated: bool,
 }
 
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
@@ -306,6 +308,11 @@ impl Connection {
     /// When the upgrade finished.
     pub fn opened_at(&self) -> Instant {
         self.info.opened_at
+    }
+
+    /// Whether a connection gater already ran its `accept`/`secured` checks during the upgrade.
+    pub(crate) fn gated_during_upgrade(&self) -> bool {
+        self.info.gated
     }
 
     /// How many negotiated streams are open on this connection, in both directions.

@@ -12,7 +12,7 @@
 //! hold a slot; listeners also bound how many inbound upgrades run at once.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use peernet_core::plaintext::{self, PlaintextError};
@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::connection::{Connection, ConnectionId, ConnectionInfo, Direction};
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
+use crate::swarm::{ConnectionGater, GateStep};
 use crate::{noise, tls, yamux};
 
 /// The multistream-select id of yamux.
@@ -93,6 +94,14 @@ pub enum UpgradeError {
     /// The upgrader was configured with no security protocol (local misuse).
     #[error("no security protocol configured")]
     NoSecurity,
+    /// The connection gater refused the connection at `step` (local policy).
+    #[error("connection gater refused at {step}: {reason}")]
+    Gated {
+        /// Where the gater refused: `accept` or `secured`.
+        step: GateStep,
+        /// The gater's reason.
+        reason: String,
+    },
 }
 
 /// Turns raw streams into [`Connection`]s. Cheap to clone.
@@ -104,6 +113,9 @@ pub struct Upgrader {
     yamux: yamux::Config,
     timeout: Duration,
     inbound_slots: Arc<Semaphore>,
+    /// Policy checks at `accept` and `secured`, installed by the swarm; shared by clones so the
+    /// transports holding a clone see it.
+    gater: Arc<RwLock<Option<ConnectionGater>>>,
 }
 
 impl std::fmt::Debug for Upgrader {
@@ -128,7 +140,20 @@ impl Upgrader {
             yamux: yamux::Config::default(),
             timeout: DEFAULT_UPGRADE_TIMEOUT,
             inbound_slots: Arc::new(Semaphore::new(DEFAULT_MAX_INBOUND_UPGRADES)),
+            gater: Arc::default(),
         }
+    }
+
+    /// Installs the gater consulted at `accept` and `secured` (the swarm does this for the
+    /// transports it is given).
+    pub(crate) fn install_gater(&self, gater: ConnectionGater) {
+        if let Ok(mut slot) = self.gater.write() {
+            *slot = Some(gater);
+        }
+    }
+
+    fn gater(&self) -> Option<ConnectionGater> {
+        self.gater.read().ok().and_then(|g| g.clone())
     }
 
     /// Sets the security protocols, in order of preference.
@@ -218,6 +243,12 @@ impl Upgrader {
         if self.security.is_empty() {
             return Err(UpgradeError::NoSecurity);
         }
+        let gater = self.gater();
+        if let (Some(gater), Direction::Inbound) = (&gater, direction) {
+            gater
+                .check_accept(&local_addr, &remote_addr)
+                .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
+        }
         let ids: Vec<&str> = self.security.iter().map(|s| s.protocol_id()).collect();
         let (chosen, leftover) = match direction {
             Direction::Outbound => select_outbound(&mut io, &ids).await?,
@@ -284,6 +315,12 @@ impl Upgrader {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let gater = self.gater();
+        if let Some(gater) = &gater {
+            gater
+                .check_secured(meta.direction, &remote_peer, &meta.remote_addr)
+                .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
+        }
         let leftover = if early_muxer.as_deref() == Some(YAMUX_PROTOCOL) {
             Vec::new()
         } else if meta.direction == Direction::Outbound {
@@ -313,6 +350,7 @@ impl Upgrader {
             muxer: YAMUX_PROTOCOL,
             opened_at: Instant::now(),
             streams: Default::default(),
+            gated: gater.is_some(),
         };
         tracing::debug!(peer = %info.remote_peer, addr = %info.remote_addr, security = info.security, direction = ?info.direction, "connection upgraded");
         Ok(Connection::new(info, muxer))

@@ -137,9 +137,42 @@ impl ConnectionGater {
         }
     }
 
-    /// The checks a new connection passes before joining the swarm: `accept` (inbound only),
-    /// `secured`, `upgraded`.
+    /// `accept`: an inbound connection from `remote` to our `local` address, before any
+    /// handshake byte.
+    pub(crate) fn check_accept(
+        &self,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), (GateStep, String)> {
+        match &self.accept {
+            Some(f) => f(local, remote).map_err(|r| (GateStep::Accept, r)),
+            None => Ok(()),
+        }
+    }
+
+    /// `secured`: the remote is authenticated; the muxer is not negotiated yet.
+    pub(crate) fn check_secured(
+        &self,
+        direction: Direction,
+        peer: &PeerId,
+        remote: &Multiaddr,
+    ) -> Result<(), (GateStep, String)> {
+        match &self.secured {
+            Some(f) => f(direction, peer, remote).map_err(|r| (GateStep::Secured, r)),
+            None => Ok(()),
+        }
+    }
+
+    /// The checks a new connection passes before joining the swarm: `upgraded`, and, for a
+    /// connection whose upgrade was not gated step by step (QUIC does its handshake inside
+    /// quinn), `accept` (inbound only) and `secured` as well.
     pub(crate) fn check_connection(&self, conn: &Connection) -> Result<(), (GateStep, String)> {
+        if conn.gated_during_upgrade() {
+            return match &self.upgraded {
+                Some(f) => f(conn).map_err(|r| (GateStep::Upgraded, r)),
+                None => Ok(()),
+            };
+        }
         if conn.direction() == Direction::Inbound {
             if let Some(f) = &self.accept {
                 f(conn.local_addr(), conn.remote_addr()).map_err(|r| (GateStep::Accept, r))?;

@@ -465,6 +465,7 @@ impl Swarm {
                 });
             }
         }
+        transport.install_gater(&self.inner.gater);
         let index = st.transports.len();
         st.transports.push(transport);
         let mut shared = self.inner.codes.write().unwrap_or_else(|e| e.into_inner());
@@ -998,6 +999,9 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
         | TransportError::Quic(crate::QuicError::Certificate(
             peernet_core::tls::TlsError::PeerIdMismatch { expected, actual },
         )) => AddrDialError::PeerIdMismatch { expected, actual },
+        TransportError::Upgrade(crate::UpgradeError::Gated { step, reason }) => {
+            AddrDialError::Gated(format!("{step}: {reason}"))
+        }
         TransportError::Upgrade(e) => AddrDialError::Handshake(Arc::new(e)),
         TransportError::Quic(crate::QuicError::Draft29Unsupported(_)) => AddrDialError::QuicDraft29,
         TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,

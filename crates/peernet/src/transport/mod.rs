@@ -123,6 +123,16 @@ impl Transport {
         }
     }
 
+    /// Lets the transport's upgrader consult `gater` at `accept` and `secured`. QUIC has no
+    /// upgrader of ours: the swarm checks its connections once they are up.
+    pub(crate) fn install_gater(&self, gater: &crate::ConnectionGater) {
+        match self {
+            Transport::Tcp(t) => t.upgrader().install_gater(gater.clone()),
+            Transport::Memory(t) => t.upgrader().install_gater(gater.clone()),
+            Transport::Quic(_) => {}
+        }
+    }
+
     /// Whether this transport dials and listens on `addr`.
     pub fn can_handle(&self, addr: &Multiaddr) -> bool {
         match self {

@@ -565,6 +565,7 @@ fn established(
         muxer: QUIC_MUXER,
         opened_at: Instant::now(),
         streams: Default::default(),
+        gated: false,
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
