@@ -54,6 +54,7 @@
 )]
 
 mod connection;
+mod host;
 pub mod multistream;
 pub mod noise;
 pub mod services;
@@ -67,8 +68,13 @@ pub use connection::{
     Connection, ConnectionId, Direction, InboundStream, Stream, StreamError,
     STREAM_NEGOTIATION_TIMEOUT,
 };
+pub use host::{
+    AddrTtl, Host, HostBuilder, HostError, HostEvent, IdentifyInfo, Peerstore, PeerstoreError,
+    PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
+    RECENTLY_CONNECTED_TTL, TEMP_TTL,
+};
 pub use peernet_core as core;
-pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
+pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
 pub use swarm::{
     ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
