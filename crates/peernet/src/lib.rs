@@ -69,9 +69,9 @@ pub use connection::{
     STREAM_NEGOTIATION_TIMEOUT,
 };
 pub use host::{
-    AddrTtl, Host, HostBuilder, HostError, HostEvent, IdentifyInfo, Peerstore, PeerstoreError,
-    PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
-    RECENTLY_CONNECTED_TTL, TEMP_TTL,
+    AddrTtl, ConnManager, ConnManagerConfig, ConnSnapshot, Host, HostBuilder, HostError, HostEvent,
+    IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
+    MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
 };
 pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};

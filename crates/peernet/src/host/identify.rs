@@ -92,6 +92,12 @@ pub(super) fn start(host: &Host) {
             let Some(host) = upgrade(&weak) else { return };
             match event {
                 SwarmEvent::Connected { peer, conn, .. } => {
+                    let over = host.inner.swarm.stats().connections
+                        > host.inner.conn_manager.config().high_water;
+                    if over {
+                        let host = host.clone();
+                        tokio::spawn(async move { host.trim_open_conns().await });
+                    }
                     tokio::spawn(identify_conn(host, peer, conn));
                 }
                 SwarmEvent::Disconnected { peer, .. } => {

@@ -37,11 +37,13 @@
 //! # client.close().await; server.close().await; Ok(()) }
 //! ```
 
+mod connmgr;
 mod identify;
 mod peerstore;
 #[cfg(test)]
 mod tests;
 
+pub use connmgr::{ConnManager, ConnManagerConfig, ConnSnapshot};
 pub use identify::IdentifyInfo;
 pub use peerstore::{
     AddrTtl, Peerstore, PeerstoreError, PeerstoreLimits, RECENTLY_CONNECTED_TTL, TEMP_TTL,
@@ -49,6 +51,7 @@ pub use peerstore::{
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use peernet_core::identify::IdentifyError;
@@ -138,6 +141,7 @@ pub struct HostBuilder {
     peerstore: Option<Peerstore>,
     swarm: SwarmConfig,
     tcp: TcpConfig,
+    conn_manager: ConnManagerConfig,
 }
 
 impl HostBuilder {
@@ -188,6 +192,13 @@ impl HostBuilder {
         self
     }
 
+    /// Connection manager watermarks and grace period. Default:
+    /// [`ConnManagerConfig::default`] (160/192, one minute; go-libp2p's values).
+    pub fn conn_manager(mut self, config: ConnManagerConfig) -> Self {
+        self.conn_manager = config;
+        self
+    }
+
     /// TCP options. Default: [`TcpConfig::default`].
     pub fn tcp_config(mut self, config: TcpConfig) -> Self {
         self.tcp = config;
@@ -226,6 +237,8 @@ impl HostBuilder {
                 protocols: Mutex::new(Vec::new()),
                 observed: Mutex::new(Vec::new()),
                 events: broadcast::channel(crate::EVENT_BUFFER).0,
+                conn_manager: ConnManager::new(self.conn_manager),
+                trimming: AtomicBool::new(false),
             }),
         };
         identify::start(&host);
@@ -252,6 +265,9 @@ struct Inner {
     /// Addresses peers told us they see us at, newest last.
     observed: Mutex<Vec<Multiaddr>>,
     events: broadcast::Sender<HostEvent>,
+    conn_manager: ConnManager,
+    /// Set while a trim runs, so connection bursts start only one.
+    trimming: AtomicBool,
 }
 
 /// A libp2p node: identity, transports, listeners, connections, stream handlers, peerstore and
@@ -481,6 +497,46 @@ impl Host {
             .new_stream(peer, &[peernet_core::identify::PROTOCOL])
             .await?;
         identify::run_identify(self, stream).await
+    }
+
+    /// The connection manager: tags and protections of peers.
+    pub fn conn_manager(&self) -> &ConnManager {
+        &self.inner.conn_manager
+    }
+
+    /// Closes the connections of the least valuable peers when more than the high watermark
+    /// are open, down to the low watermark (go's `TrimOpenConns`); protected peers and
+    /// connections in their grace period are spared. Returns the peers disconnected. The host
+    /// calls this itself when a connection arrives above the high watermark.
+    pub async fn trim_open_conns(&self) -> Vec<PeerId> {
+        if self.inner.trimming.swap(true, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        /// Clears the flag however the trim ends (also when its task is aborted).
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(&self.inner.trimming);
+        let swarm = &self.inner.swarm;
+        let conns: Vec<ConnSnapshot> = swarm
+            .peers()
+            .into_iter()
+            .flat_map(|peer| swarm.conns_to_peer(&peer))
+            .map(|c| ConnSnapshot {
+                peer: c.remote_peer().clone(),
+                opened_at: c.opened_at(),
+            })
+            .collect();
+        let now = tokio::time::Instant::now().into_std();
+        let plan = self.inner.conn_manager.trim_plan(&conns, now);
+        for peer in &plan {
+            tracing::debug!(%peer, "connection manager closes peer");
+            swarm.close_peer(peer).await;
+        }
+        plan
     }
 
     /// Closes every listener and connection and stops every task.

@@ -246,3 +246,47 @@ async fn oversized_identify_is_refused_and_the_host_keeps_serving() {
         h.close().await;
     }
 }
+
+#[tokio::test]
+async fn connection_manager_trims_to_the_low_watermark_and_spares_protected_peers() {
+    let server = Host::builder()
+        .listen_addrs(["/memory/0".parse().unwrap()])
+        .conn_manager(ConnManagerConfig {
+            low_water: 2,
+            high_water: 4,
+            grace_period: Duration::ZERO,
+        })
+        .build()
+        .await
+        .unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let c = memory_host().await;
+        c.connect(info(&server)).await.unwrap();
+        clients.push(c);
+    }
+    server.conn_manager().protect(clients[0].id(), "friend");
+    server
+        .conn_manager()
+        .tag_peer(clients[1].id(), "useful", 10);
+    // At the high watermark: nothing to trim.
+    assert!(server.trim_open_conns().await.is_empty());
+
+    // The fifth connection takes the server over the high watermark; it trims to two.
+    let last = memory_host().await;
+    last.connect(info(&server)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while server.swarm().stats().connections > 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let peers = server.swarm().peers();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert!(peers.contains(clients[0].id()), "protected peer kept");
+    assert!(peers.contains(clients[1].id()), "most valuable peer kept");
+    for h in clients.into_iter().chain([last, server]) {
+        h.close().await;
+    }
+}
