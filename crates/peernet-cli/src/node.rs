@@ -142,11 +142,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Serves ping, echo and perf on `host` (identify comes with every host).
+/// Serves echo and perf on `host` (identify and ping come with every host).
 pub fn serve_on(host: &Host) {
-    host.set_stream_handler(ping::PROTOCOL, |mut s| async move {
-        log_failure(ping::PROTOCOL, ping::serve(&mut s).await);
-    });
     host.set_stream_handler(echo::PROTOCOL, |mut s| async move {
         log_failure(echo::PROTOCOL, echo::serve(&mut s).await.map(drop));
     });

@@ -1,5 +1,6 @@
-//! identify with rust-libp2p 0.57, both directions: a peernet `Host` and a stock rust-libp2p
-//! node (identify enabled) each learn the other's protocols and listen addresses.
+//! identify and ping with rust-libp2p 0.57, both directions: a peernet `Host` and a stock
+//! rust-libp2p node (identify and ping enabled) each learn the other's protocols and listen
+//! addresses, and each pings the other.
 
 mod support;
 
@@ -103,6 +104,17 @@ async fn check_both(
     }
     let ours: Vec<Multiaddr> = theirs.listen_addrs.iter().map(to_ours).collect();
     assert_eq!(ours, host.listen_addrs());
+
+    // Ping both ways: their ping behaviour pings every connection; we ping them.
+    let rtt = node
+        .wait_for(|seen| match seen {
+            Seen::Ping(peer, result) if *peer == our_libp2p_id => Some(result.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(rtt.is_ok(), "their ping of our host failed: {rtt:?}");
+    let rtt = host.ping(&their_id).await.unwrap();
+    assert_eq!(host.peerstore().latency(&their_id), Some(rtt));
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 //! | `NewStream(ctx, peer, protos...)`  | [`Host::new_stream`]                   |
 //! | `Peerstore()`                      | [`Host::peerstore`]                    |
 //! | `identify.IDService`               | [`Host::identify`], run on every connection |
+//! | `ping.PingService`                 | served by every host; [`Host::ping`]  |
 //!
 //! ```
 //! use peernet::{AddrInfo, Host};
@@ -49,15 +50,19 @@ pub use peerstore::{
     AddrTtl, Peerstore, PeerstoreError, PeerstoreLimits, RECENTLY_CONNECTED_TTL, TEMP_TTL,
 };
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use peernet_core::identify::IdentifyError;
+use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
 use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, TransportKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
+use crate::services::ping;
 use crate::{
     MemoryTransport, SecurityProtocol, Stream, Swarm, SwarmConfig, SwarmError, TcpConfig,
     TcpTransport, Upgrader,
@@ -90,7 +95,8 @@ pub enum HostError {
     /// The remote announced a public key or peer record that is not its own (the remote's fault).
     #[error("identify from {0}: public key or peer record of another peer")]
     IdentityMismatch(PeerId),
-    /// Reading or writing an identify stream failed.
+    /// Reading or writing a stream of a host service (identify, ping) failed, or the remote
+    /// answered a ping with other bytes.
     #[error("identify with {peer}: {error}")]
     Io {
         /// The remote peer.
@@ -239,9 +245,11 @@ impl HostBuilder {
                 events: broadcast::channel(crate::EVENT_BUFFER).0,
                 conn_manager: ConnManager::new(self.conn_manager),
                 trimming: AtomicBool::new(false),
+                pings: Mutex::new(HashMap::new()),
             }),
         };
         identify::start(&host);
+        start_ping(&host);
         let listen = self
             .listen_addrs
             .unwrap_or_else(|| vec![Multiaddr::tcp(SocketAddr::from(([0, 0, 0, 0], 0)))]);
@@ -268,6 +276,49 @@ struct Inner {
     conn_manager: ConnManager,
     /// Set while a trim runs, so connection bursts start only one.
     trimming: AtomicBool,
+    /// Inbound ping streams being served, per peer.
+    pings: Mutex<HashMap<PeerId, usize>>,
+}
+
+/// Serves `/ipfs/ping/1.0.0`, at most [`MAX_INBOUND_STREAMS_PER_PEER`] streams per peer at once
+/// (the spec's limit); a further stream is reset.
+fn start_ping(host: &Host) {
+    let weak = Arc::downgrade(&host.inner);
+    host.inner
+        .swarm
+        .set_stream_handler(ping::PROTOCOL, move |mut s| {
+            let inner = weak.upgrade();
+            async move {
+                let Some(inner) = inner else { return };
+                let peer = s.remote_peer().clone();
+                let admitted = {
+                    let mut pings = inner.pings.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = pings.entry(peer.clone()).or_insert(0);
+                    *n += 1;
+                    *n <= MAX_INBOUND_STREAMS_PER_PEER
+                };
+                if admitted {
+                    if let Err(e) = ping::serve(&mut s).await {
+                        tracing::debug!(%peer, error = %e, "ping stream failed");
+                    }
+                } else {
+                    tracing::debug!(%peer, "too many ping streams from one peer; resetting");
+                    let _ = s.reset();
+                }
+                let mut pings = inner.pings.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(n) = pings.get_mut(&peer) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        pings.remove(&peer);
+                    }
+                }
+            }
+        });
+    host.inner
+        .protocols
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ping::PROTOCOL.to_owned());
 }
 
 /// A libp2p node: identity, transports, listeners, connections, stream handlers, peerstore and
@@ -483,6 +534,25 @@ impl Host {
             None => self.inner.swarm.new_stream(peer, protocols).await?,
         };
         Ok(stream)
+    }
+
+    /// Pings `peer` once on a new `/ipfs/ping/1.0.0` stream (dialing if needed), records the
+    /// round-trip time in the peerstore's latency average and returns it.
+    ///
+    /// # Errors
+    ///
+    /// Dial or stream errors; [`HostError::Io`] if the remote does not echo the payload.
+    pub async fn ping(&self, peer: &PeerId) -> Result<std::time::Duration, HostError> {
+        let mut s = self.new_stream(peer, &[ping::PROTOCOL]).await?;
+        let io = |error| HostError::Io {
+            peer: peer.clone(),
+            error,
+        };
+        let rtt = ping::ping(&mut s).await.map_err(io)?;
+        s.shutdown().await.map_err(io)?;
+        let _ = s.read(&mut [0u8; 1]).await;
+        self.inner.peerstore.record_latency(peer, rtt)?;
+        Ok(rtt)
     }
 
     /// Runs identify with `peer` now (on its best connection, dialing if needed), records the

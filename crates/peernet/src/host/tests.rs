@@ -290,3 +290,31 @@ async fn connection_manager_trims_to_the_low_watermark_and_spares_protected_peer
         h.close().await;
     }
 }
+
+#[tokio::test]
+async fn ping_is_served_and_records_latency_and_floods_are_limited() {
+    let (server, client) = (memory_host().await, memory_host().await);
+    client.connect(info(&server)).await.unwrap();
+    assert!(server.protocols().iter().any(|p| p == ping::PROTOCOL));
+    let rtt = client.ping(server.id()).await.unwrap();
+    assert_eq!(client.peerstore().latency(server.id()), Some(rtt));
+
+    // Two ping streams at once are served; a third is reset while they stay open.
+    let mut open = Vec::new();
+    for _ in 0..MAX_INBOUND_STREAMS_PER_PEER {
+        let mut s = client
+            .new_stream(server.id(), &[ping::PROTOCOL])
+            .await
+            .unwrap();
+        ping::ping(&mut s).await.unwrap();
+        open.push(s);
+    }
+    let mut third = client
+        .new_stream(server.id(), &[ping::PROTOCOL])
+        .await
+        .unwrap();
+    assert!(ping::ping(&mut third).await.is_err());
+    drop(open);
+    client.close().await;
+    server.close().await;
+}
