@@ -318,3 +318,35 @@ async fn ping_is_served_and_records_latency_and_floods_are_limited() {
     client.close().await;
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_panicking_or_stuck_handler_does_not_stop_the_host() {
+    let (server, client) = (memory_host().await, memory_host().await);
+    server.set_stream_handler("/panic/1.0.0", |_s| async move {
+        panic!("handler bug");
+    });
+    server.set_stream_handler("/stuck/1.0.0", |_s| std::future::pending::<()>());
+    reply_with(&server, "/ok/1.0.0", "ok");
+    client.connect(info(&server)).await.unwrap();
+    let mut stuck = client
+        .new_stream(server.id(), &["/stuck/1.0.0"])
+        .await
+        .unwrap();
+    stuck.write_all(b"x").await.unwrap();
+    let mut s = client
+        .new_stream(server.id(), &["/panic/1.0.0"])
+        .await
+        .unwrap();
+    let _ = s.write_all(b"x").await;
+    // The panicking handler's stream is dropped: the client sees it end, not hang.
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(
+        ask(&client, server.id(), &["/ok/1.0.0"], "1").await.1,
+        "ok:1"
+    );
+    client.close().await;
+    server.close().await;
+}
