@@ -11,6 +11,11 @@
 //! [`Connection`] whose [`Stream`]s are negotiated to application protocols and implement tokio's
 //! `AsyncRead` and `AsyncWrite`.
 //!
+//! Most applications start from a [`Host`] (go-libp2p's `BasicHost`): build one with
+//! [`Host::builder`] (every option has a default), set stream handlers, [`Host::connect`] and
+//! [`Host::new_stream`]. It runs identify, identify push and ping, keeps a [`Peerstore`], and
+//! trims connections with a [`ConnManager`]. `examples/echo.rs` is go-libp2p's echo example.
+//!
 //! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
 //! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
 //! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
