@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use peernet::services::{echo, perf, ping};
-use peernet::{Keypair, SecurityProtocol, TcpConfig, TcpTransport, Upgrader};
+use peernet::{Host, Keypair, Multiaddr, SecurityProtocol, TcpConfig, TcpTransport, Upgrader};
 use serde_json::json;
 
-use crate::node::{format_duration, serve};
+use crate::node::{format_duration, serve_on};
 use crate::output::{CliError, Output, Result};
 
 /// Bytes moved each way by the demo's perf run.
@@ -85,31 +85,22 @@ async fn run_one(
     security: SecurityProtocol,
     name: &'static str,
 ) -> Result<Row> {
-    let server = TcpTransport::new(
-        Upgrader::new(server_key.clone()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
     let client = TcpTransport::new(
         Upgrader::new(client_key.clone()).with_security(vec![security]),
         TcpConfig::default(),
     );
-    let listener = server.listen(
-        &"/ip4/127.0.0.1/tcp/0"
-            .parse()
-            .map_err(|e| CliError(format!("{e}")))?,
-    )?;
-    let addr = listener
-        .local_addr()
-        .clone()
-        .with_p2p(&server_key.to_peer_id())
-        .map_err(|e| CliError(e.to_string()))?;
-    let serving = tokio::spawn(serve(
-        listener,
-        Output {
-            json: true,
-            quiet: true,
-        },
-    ));
+    let server = Host::builder()
+        .identity(server_key.clone())
+        .security(vec![security])
+        .listen_addrs([Multiaddr::tcp(([127, 0, 0, 1], 0).into())])
+        .build()
+        .await?;
+    serve_on(&server);
+    let addr = server
+        .addrs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError("the demo server listens nowhere".into()))?;
 
     let start = Instant::now();
     let conn = client.dial(&addr, None).await?;
@@ -141,7 +132,7 @@ async fn run_one(
     )
     .await?;
     conn.close().await;
-    serving.abort();
+    server.close().await;
     Ok(Row {
         transport: "tcp",
         security: name,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use output::{not_implemented, Output, Result};
+use output::{Output, Result};
 
 /// peernet: a libp2p and devp2p node for the shell.
 ///
@@ -239,7 +239,15 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
             let conn = node::dial(&transport, &addr, timeout).await?;
             node::echo_cmd(&conn, &text, out).await
         }
-        Command::Identify { .. } => Err(not_implemented("identify")),
+        Command::Identify {
+            addr,
+            identity,
+            security,
+        } => {
+            let transport = node::transport(&identity, &security)?;
+            let conn = node::dial(&transport, &addr, timeout).await?;
+            node::identify_cmd(&conn, timeout, out).await
+        }
         Command::Perf {
             addr,
             upload_bytes,

@@ -1,15 +1,17 @@
-//! The libp2p commands: `listen`, `ping`, `echo`, `perf`, and what they share (building the
+//! The libp2p commands: `listen`, `ping`, `echo`, `identify`, `perf`, and what they share (building the
 //! transport from the options, dialing with a timeout, serving the protocols).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
-    Connection, Listener, Multiaddr, SecurityProtocol, TcpConfig, TcpTransport, TransportKind,
-    Upgrader,
+    Connection, Host, Multiaddr, SecurityProtocol, SwarmEvent, TcpConfig, TcpTransport,
+    TransportKind, Upgrader,
 };
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::identity;
 use crate::output::{CliError, Output, Result};
@@ -21,7 +23,13 @@ const MAX_PERF_DOWNLOAD: u64 = 64 << 30;
 /// Builds the TCP transport for our identity and security options.
 pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<TcpTransport> {
     let keypair = identity::load(identity)?;
-    let protocols = if security.insecure {
+    let upgrader = Upgrader::new(keypair).with_security(security_protocols(security));
+    Ok(TcpTransport::new(upgrader, TcpConfig::default()))
+}
+
+/// The security protocols our options ask for, in order of preference.
+fn security_protocols(security: &SecurityArgs) -> Vec<SecurityProtocol> {
+    if security.insecure {
         vec![SecurityProtocol::Plaintext]
     } else {
         match security.security {
@@ -29,9 +37,7 @@ pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Tcp
             Security::Tls => vec![SecurityProtocol::Tls],
             Security::Both => vec![SecurityProtocol::Noise, SecurityProtocol::Tls],
         }
-    };
-    let upgrader = Upgrader::new(keypair).with_security(protocols);
-    Ok(TcpTransport::new(upgrader, TcpConfig::default()))
+    }
 }
 
 /// Parses ADDR and dials it, giving up after `timeout`.
@@ -75,33 +81,43 @@ pub async fn listen(
     let ip: IpAddr = ip
         .parse()
         .map_err(|e| CliError(format!("invalid --ip {ip:?}: {e}")))?;
-    let transport = transport(identity, security)?;
-    let peer = transport.upgrader().local_peer().clone();
-    let addr = Multiaddr::tcp((ip, tcp.unwrap_or(0)).into());
-    let listener = transport.listen(&addr)?;
-    let mut shown = listener.local_addr().clone();
-    if ip.is_unspecified() {
-        // Listening on every interface: show the loopback address, which is dialable as is.
-        let port = listener
-            .local_addr()
-            .socket_addr()
-            .map(|a| a.port())
-            .unwrap_or(0);
-        shown = Multiaddr::tcp((IpAddr::V4(Ipv4Addr::LOCALHOST), port).into());
-    }
-    let full = shown.with_p2p(&peer).map_err(|e| CliError(e.to_string()))?;
+    let host = Host::builder()
+        .identity(identity::load(identity)?)
+        .security(security_protocols(security))
+        .listen_addrs([Multiaddr::tcp((ip, tcp.unwrap_or(0)).into())])
+        .build()
+        .await?;
+    // Listening on every interface: the host shows the loopback address, dialable as is.
+    let full = host
+        .addrs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError("no listen address".into()))?;
     out.emit(
-        format!("listening on {full}\npeer id {peer}"),
+        format!("listening on {full}\npeer id {}", host.id()),
         json!({"type": "listen", "addr": full.to_string()}),
     );
-    let served = serve(listener, out);
-    tokio::select! {
-        () = served => Ok(()),
-        () = shutdown_signal() => {
-            eprintln!("shutting down");
-            Ok(())
+    serve_on(&host);
+    let mut events = host.swarm().subscribe();
+    let log = async {
+        while let Ok(event) = events.recv().await {
+            match event {
+                SwarmEvent::Connected {
+                    peer, remote_addr, ..
+                } if !out.quiet => eprintln!("connected: {peer} from {remote_addr}"),
+                SwarmEvent::Disconnected { peer, .. } if !out.json => {
+                    eprintln!("disconnected: {peer}")
+                }
+                _ => {}
+            }
         }
+    };
+    tokio::select! {
+        () = log => {}
+        () = shutdown_signal() => eprintln!("shutting down"),
     }
+    host.close().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -126,53 +142,95 @@ async fn shutdown_signal() {
     }
 }
 
-/// The protocols a `peernet listen` node serves.
-const SERVED: [&str; 3] = [ping::PROTOCOL, echo::PROTOCOL, perf::PROTOCOL];
+/// Serves echo and perf on `host` (identify and ping come with every host).
+pub fn serve_on(host: &Host) {
+    host.set_stream_handler(echo::PROTOCOL, |mut s| async move {
+        log_failure(echo::PROTOCOL, echo::serve(&mut s).await.map(drop));
+    });
+    host.set_stream_handler(perf::PROTOCOL, |mut s| async move {
+        log_failure(
+            perf::PROTOCOL,
+            perf::serve(&mut s, MAX_PERF_DOWNLOAD).await.map(drop),
+        );
+    });
+}
 
-/// Accepts connections forever, serving ping, echo and perf on their streams.
-pub async fn serve(mut listener: Listener, out: Output) {
-    while let Some(conn) = listener.accept().await {
-        if !out.quiet {
-            eprintln!(
-                "connected: {} from {} ({}, {})",
-                conn.remote_peer(),
-                conn.remote_addr(),
-                conn.security(),
-                conn.muxer()
-            );
-        }
-        tokio::spawn(serve_connection(conn, out));
+fn log_failure(protocol: &str, result: std::io::Result<()>) {
+    if let Err(e) = result {
+        tracing::debug!(protocol, error = %e, "stream handler failed");
     }
 }
 
-async fn serve_connection(conn: Connection, out: Output) {
-    while let Some(inbound) = conn.accept_stream().await {
-        tokio::spawn(async move {
-            let list = || SERVED.iter().map(|s| s.to_string()).collect();
-            let mut stream = match inbound.negotiate(&mut |p| SERVED.contains(&p), &list).await {
-                Ok(stream) => stream,
-                Err(e) => {
-                    tracing::debug!(error = %e, "inbound stream negotiation failed");
-                    return;
-                }
-            };
-            let result = match stream.protocol() {
-                p if p == ping::PROTOCOL => ping::serve(&mut stream).await,
-                p if p == echo::PROTOCOL => echo::serve(&mut stream).await.map(drop),
-                _ => perf::serve(&mut stream, MAX_PERF_DOWNLOAD).await.map(drop),
-            };
-            if let Err(e) = result {
-                tracing::debug!(protocol = stream.protocol(), error = %e, "stream handler failed");
+/// Largest identify answer the CLI reads (the codec's cap on one message, a few of them).
+const IDENTIFY_READ_LIMIT: usize = 64 * 1024;
+
+/// `peernet identify`: asks the peer on `conn` who it is and prints the answer.
+pub async fn identify_cmd(conn: &Connection, timeout: Duration, out: Output) -> Result<()> {
+    let peer = conn.remote_peer().clone();
+    let ask = async {
+        let mut stream = conn.open_stream(&[identify::PROTOCOL]).await?;
+        stream.shutdown().await?;
+        let mut reader = IdentifyReader::new();
+        let mut buf = vec![0u8; 4096];
+        let mut total = 0;
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
             }
-        });
+            total += n;
+            if total > IDENTIFY_READ_LIMIT {
+                return Err(CliError(format!(
+                    "{peer} sent more than {IDENTIFY_READ_LIMIT} bytes of identify"
+                )));
+            }
+            reader.push(buf.get(..n).unwrap_or_default())?;
+        }
+        Ok(reader.finish()?)
+    };
+    let msg = match tokio::time::timeout(timeout, ask).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(CliError(format!(
+                "identify with {peer} timed out after {}s",
+                timeout.as_secs()
+            )))
+        }
+    };
+    if msg
+        .public_key
+        .as_ref()
+        .is_some_and(|k| !peer.is_public_key(k))
+    {
+        return Err(CliError(format!(
+            "{peer} announced the public key of another peer"
+        )));
     }
-    if !out.json {
-        eprintln!(
-            "disconnected: {} ({})",
-            conn.remote_peer(),
-            conn.closed().await
-        );
-    }
+    let listen: Vec<String> = msg.listen_addrs.iter().map(ToString::to_string).collect();
+    let observed = msg
+        .observed_addr
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let agent = msg.agent_version.clone().unwrap_or_default();
+    let version = msg.protocol_version.clone().unwrap_or_default();
+    out.emit(
+        format!(
+            "peer {peer}\nagent version {agent}\nprotocol version {version}\nprotocols:\n  {}\nlisten addresses:\n  {}\nobserved address {observed}",
+            msg.protocols.join("\n  "),
+            listen.join("\n  ")
+        ),
+        json!({
+            "type": "identify",
+            "peer": peer.to_string(),
+            "agent_version": agent,
+            "protocol_version": version,
+            "protocols": msg.protocols,
+            "listen_addrs": listen,
+            "observed_addr": observed,
+        }),
+    );
+    Ok(())
 }
 
 /// `peernet ping`.

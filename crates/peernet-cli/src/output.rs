@@ -58,10 +58,3 @@ impl<E: std::error::Error> From<E> for CliError {
 
 /// The CLI's result type.
 pub type Result<T> = std::result::Result<T, CliError>;
-
-/// Error for a command whose capability has not landed yet.
-pub fn not_implemented(what: &str) -> CliError {
-    CliError(format!(
-        "`peernet {what}` is not implemented yet in this version"
-    ))
-}

@@ -225,6 +225,65 @@ fn insecure_listener_and_dialer_agree_and_a_wrong_peer_is_refused() {
 }
 
 #[test]
+fn identify_reports_what_the_listener_serves() {
+    let node = ListenNode::start(&["--seed", "7"]);
+    let o = peernet(&["--json", "identify", &node.addr, "--seed", "9"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "{out}");
+    let v = &lines[0];
+    // The fields in the documented order.
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "type",
+            "peer",
+            "agent_version",
+            "protocol_version",
+            "protocols",
+            "listen_addrs",
+            "observed_addr"
+        ]
+    );
+    assert_eq!(v["type"], "identify");
+    assert_eq!(
+        v["peer"],
+        "12D3KooWLnZUpcaBwbz9uD1XsyyHnbXUrJRmxnsMiRnuCmvPix67"
+    );
+    assert!(v["agent_version"].as_str().unwrap().starts_with("peernet/"));
+    assert_eq!(v["protocol_version"], "ipfs/0.1.0");
+    let protocols: Vec<&str> = v["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for p in [
+        "/ipfs/id/1.0.0",
+        "/ipfs/id/push/1.0.0",
+        "/ipfs/ping/1.0.0",
+        "/echo/1.0.0",
+        "/perf/1.0.0",
+    ] {
+        assert!(protocols.contains(&p), "{p} missing from {protocols:?}");
+    }
+    let base = node.addr.rsplit_once("/p2p/").unwrap().0;
+    assert_eq!(v["listen_addrs"], serde_json::json!([base]));
+    assert!(v["observed_addr"]
+        .as_str()
+        .unwrap()
+        .starts_with("/ip4/127.0.0.1/tcp/"));
+
+    // Human output names the agent and the protocols.
+    let o = peernet(&["identify", &node.addr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/ipfs/ping/1.0.0"), "{}", stdout(&o));
+    assert!(node.stop().success());
+}
+
+#[test]
 fn dialing_gives_up_after_the_timeout() {
     // A TCP listener that never answers the handshake.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -11,6 +11,7 @@
 //! - [`multiaddr`]: [`Multiaddr`] with the whole go-multiaddr protocol table;
 //! - [`multistream`]: multistream-select 1.0, dialer and listener;
 //! - [`noise`]: the Noise XX handshake and transport of libp2p's `/noise` security protocol;
+//! - [`identify`]: the identify and identify push message codec;
 //! - [`ping`] and [`perf`]: the ping and perf protocols;
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
@@ -24,6 +25,7 @@
 )]
 
 pub mod dial;
+pub mod identify;
 pub mod identity;
 pub mod multiaddr;
 pub mod multistream;

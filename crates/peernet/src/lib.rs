@@ -13,6 +13,11 @@
 //! certificate inside) yields the same [`Connection`] and [`Stream`] types, its streams being
 //! QUIC's own.
 //!
+//! Most applications start from a [`Host`] (go-libp2p's `BasicHost`): build one with
+//! [`Host::builder`] (every option has a default), set stream handlers, [`Host::connect`] and
+//! [`Host::new_stream`]. It runs identify, identify push and ping, keeps a [`Peerstore`], and
+//! trims connections with a [`ConnManager`]. `examples/echo.rs` is go-libp2p's echo example.
+//!
 //! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
 //! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
 //! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
@@ -56,6 +61,7 @@
 )]
 
 mod connection;
+mod host;
 pub mod multistream;
 pub mod noise;
 pub mod services;
@@ -69,8 +75,13 @@ pub use connection::{
     Connection, ConnectionId, Direction, InboundStream, Stream, StreamError,
     STREAM_NEGOTIATION_TIMEOUT,
 };
+pub use host::{
+    AddrTtl, ConnManager, ConnManagerConfig, ConnSnapshot, Host, HostBuilder, HostError, HostEvent,
+    IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
+    MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
+};
 pub use peernet_core as core;
-pub use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
+pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
 pub use swarm::{
     ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,

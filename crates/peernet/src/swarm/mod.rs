@@ -235,6 +235,7 @@ pub struct SwarmStats {
 
 type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Handler = Arc<dyn Fn(Stream) -> HandlerFuture + Send + Sync>;
+type MatchFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 /// Where a waiting caller's dial result goes: `Ok(None)` means "succeeded, look in the table".
 type DialAnswer = oneshot::Sender<Result<Option<Connection>, DialError>>;
 
@@ -249,7 +250,8 @@ struct State {
     by_code: HashMap<u64, usize>,
     listen_addrs: Vec<Multiaddr>,
     conns: HashMap<PeerId, Vec<ConnEntry>>,
-    handlers: HashMap<String, Handler>,
+    /// Handlers by protocol, each with an optional match function for other protocol ids.
+    handlers: HashMap<String, (Option<MatchFn>, Handler)>,
     peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
     dial_sync: DialSync,
     /// Callers waiting for a dial, with the peer each asked for.
@@ -580,7 +582,26 @@ impl Swarm {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
-        self.state().handlers.insert(protocol.to_owned(), handler);
+        self.state()
+            .handlers
+            .insert(protocol.to_owned(), (None, handler));
+    }
+
+    /// Like [`set_stream_handler`](Self::set_stream_handler), but the handler also serves every
+    /// protocol a remote proposes for which `matches` returns true (go's
+    /// `SetStreamHandlerMatch`); `protocol` is what `ls` lists and what replaces or removes it.
+    /// An exact match on a registered protocol wins over a match function.
+    pub fn set_stream_handler_match<M, F, Fut>(&self, protocol: &str, matches: M, handler: F)
+    where
+        M: Fn(&str) -> bool + Send + Sync + 'static,
+        F: Fn(Stream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
+        let matches: MatchFn = Arc::new(matches);
+        self.state()
+            .handlers
+            .insert(protocol.to_owned(), (Some(matches), handler));
     }
 
     /// Stops serving `protocol`.
@@ -957,11 +978,23 @@ async fn run_conn(swarm: Swarm, conn: Connection) {
     swarm.remove_conn(&conn);
 }
 
+/// The handler for `protocol`: the exact registration, else the first whose match function
+/// accepts it.
+fn find_handler(st: &State, protocol: &str) -> Option<Handler> {
+    if let Some((_, h)) = st.handlers.get(protocol) {
+        return Some(h.clone());
+    }
+    st.handlers
+        .values()
+        .find(|(m, _)| m.as_ref().is_some_and(|m| m(protocol)))
+        .map(|(_, h)| h.clone())
+}
+
 /// Negotiates an inbound stream against the registered handlers and runs the chosen one.
 async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
     let peer = inbound.remote_peer().clone();
     let lookup = swarm.clone();
-    let mut supported = move |p: &str| lookup.state().handlers.contains_key(p);
+    let mut supported = move |p: &str| find_handler(&lookup.state(), p).is_some();
     let lister = swarm.clone();
     let list = move || lister.state().handlers.keys().cloned().collect::<Vec<_>>();
     let stream = match inbound.negotiate(&mut supported, &list).await {
@@ -971,7 +1004,7 @@ async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
             return;
         }
     };
-    let handler = swarm.state().handlers.get(stream.protocol()).cloned();
+    let handler = find_handler(&swarm.state(), stream.protocol());
     let Some(handler) = handler else {
         return; // removed while negotiating
     };
