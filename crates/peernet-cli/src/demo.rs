@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use peernet::services::{echo, perf, ping};
-use peernet::{Host, Keypair, Multiaddr, SecurityProtocol, TcpConfig, TcpTransport, Upgrader};
+use peernet::{
+    Host, Keypair, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig, TcpTransport,
+    Upgrader,
+};
 use serde_json::json;
 
 use crate::node::{format_duration, serve_on};
@@ -13,9 +16,28 @@ use crate::output::{CliError, Output, Result};
 /// Bytes moved each way by the demo's perf run.
 const PERF_BYTES: u64 = 256 << 20;
 
+/// One combination the demo runs.
+#[derive(Clone, Copy)]
+enum Case {
+    /// TCP with this security protocol, and yamux.
+    Tcp(SecurityProtocol, &'static str),
+    /// QUIC v1 (TLS 1.3 and native streams).
+    Quic,
+}
+
+impl Case {
+    fn label(self) -> String {
+        match self {
+            Case::Tcp(_, name) => format!("tcp/{name}/yamux"),
+            Case::Quic => "quic-v1".into(),
+        }
+    }
+}
+
 struct Row {
     transport: &'static str,
     security: &'static str,
+    muxer: &'static str,
     connect: Duration,
     ping: Duration,
     echo_ok: bool,
@@ -33,18 +55,19 @@ pub async fn run(out: Output) -> Result<()> {
         println!("  client {}\n", client_key.to_peer_id());
     }
     let mut rows = Vec::new();
-    for (security, name) in [
-        (SecurityProtocol::Noise, "noise"),
-        (SecurityProtocol::Tls, "tls"),
-        (SecurityProtocol::Plaintext, "plaintext"),
+    for case in [
+        Case::Tcp(SecurityProtocol::Noise, "noise"),
+        Case::Tcp(SecurityProtocol::Tls, "tls"),
+        Case::Tcp(SecurityProtocol::Plaintext, "plaintext"),
+        Case::Quic,
     ] {
-        let row = run_one(&server_key, &client_key, security, name)
+        let row = run_one(&server_key, &client_key, case)
             .await
-            .map_err(|e| CliError(format!("demo over tcp/{name}/yamux failed: {}", e.0)))?;
+            .map_err(|e| CliError(format!("demo over {} failed: {}", case.label(), e.0)))?;
         out.emit(
             format!(
                 "  {:<20} connect {:>9}  ping {:>9}  echo {}  perf ↑ {:>6.2} Gbit/s ↓ {:>6.2} Gbit/s",
-                format!("tcp/{}/yamux", row.security),
+                case.label(),
                 format_duration(row.connect),
                 format_duration(row.ping),
                 if row.echo_ok { "ok" } else { "FAILED" },
@@ -55,7 +78,7 @@ pub async fn run(out: Output) -> Result<()> {
                 "type": "demo",
                 "transport": row.transport,
                 "security": row.security,
-                "muxer": "yamux",
+                "muxer": row.muxer,
                 "connect_us": row.connect.as_micros() as u64,
                 "ping_us": row.ping.as_micros() as u64,
                 "echo": row.echo_ok,
@@ -79,20 +102,16 @@ pub async fn run(out: Output) -> Result<()> {
     }
 }
 
-async fn run_one(
-    server_key: &Keypair,
-    client_key: &Keypair,
-    security: SecurityProtocol,
-    name: &'static str,
-) -> Result<Row> {
-    let client = TcpTransport::new(
-        Upgrader::new(client_key.clone()).with_security(vec![security]),
-        TcpConfig::default(),
-    );
+async fn run_one(server_key: &Keypair, client_key: &Keypair, case: Case) -> Result<Row> {
+    let loopback = ([127, 0, 0, 1], 0).into();
+    let (security, listen) = match case {
+        Case::Tcp(security, _) => (security, Multiaddr::tcp(loopback)),
+        Case::Quic => (SecurityProtocol::Tls, Multiaddr::quic_v1(loopback)),
+    };
     let server = Host::builder()
         .identity(server_key.clone())
         .security(vec![security])
-        .listen_addrs([Multiaddr::tcp(([127, 0, 0, 1], 0).into())])
+        .listen_addrs([listen])
         .build()
         .await?;
     serve_on(&server);
@@ -103,7 +122,19 @@ async fn run_one(
         .ok_or_else(|| CliError("the demo server listens nowhere".into()))?;
 
     let start = Instant::now();
-    let conn = client.dial(&addr, None).await?;
+    let conn = match case {
+        Case::Tcp(..) => {
+            let upgrader = Upgrader::new(client_key.clone()).with_security(vec![security]);
+            TcpTransport::new(upgrader, TcpConfig::default())
+                .dial(&addr, None)
+                .await?
+        }
+        Case::Quic => {
+            QuicTransport::new(client_key, QuicConfig::default())?
+                .dial(&addr, None)
+                .await?
+        }
+    };
     let connect = start.elapsed();
 
     let mut stream = conn.open_stream(&[ping::PROTOCOL]).await?;
@@ -112,7 +143,7 @@ async fn run_one(
         best = best.min(ping::ping(&mut stream).await?);
     }
 
-    let text = format!("hello over {name}");
+    let text = format!("hello over {}", case.label());
     let stream = conn.open_stream(&[echo::PROTOCOL]).await?;
     let echo_ok = echo::echo(stream, text.as_bytes(), 1024).await? == text.as_bytes();
 
@@ -133,9 +164,14 @@ async fn run_one(
     .await?;
     conn.close().await;
     server.close().await;
+    let (transport, security, muxer) = match case {
+        Case::Tcp(_, name) => ("tcp", name, "yamux"),
+        Case::Quic => ("quic-v1", "tls", "quic"),
+    };
     Ok(Row {
-        transport: "tcp",
-        security: name,
+        transport,
+        security,
+        muxer,
         connect,
         ping: best,
         echo_ok,

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
-    Connection, Host, Multiaddr, SecurityProtocol, SwarmEvent, TcpConfig, TcpTransport,
-    TransportKind, Upgrader,
+    Connection, Host, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
+    TcpConfig, TcpTransport, TransportKind, Upgrader,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,11 +20,27 @@ use crate::{IdentityArgs, Security, SecurityArgs};
 /// Largest download a `peernet listen` node serves to one perf request.
 const MAX_PERF_DOWNLOAD: u64 = 64 << 30;
 
-/// Builds the TCP transport for our identity and security options.
-pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<TcpTransport> {
+/// The transports a dialing command uses: TCP with the chosen security, and QUIC v1 (always
+/// TLS 1.3) unless the options exclude TLS.
+pub struct Dialer {
+    tcp: TcpTransport,
+    quic: Option<QuicTransport>,
+}
+
+/// Builds the dialing transports for our identity and security options.
+pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Dialer> {
     let keypair = identity::load(identity)?;
-    let upgrader = Upgrader::new(keypair).with_security(security_protocols(security));
-    Ok(TcpTransport::new(upgrader, TcpConfig::default()))
+    let protocols = security_protocols(security);
+    let quic = if protocols.contains(&SecurityProtocol::Tls) {
+        Some(QuicTransport::new(&keypair, QuicConfig::default())?)
+    } else {
+        None
+    };
+    let upgrader = Upgrader::new(keypair).with_security(protocols);
+    Ok(Dialer {
+        tcp: TcpTransport::new(upgrader, TcpConfig::default()),
+        quic,
+    })
 }
 
 /// The security protocols our options ask for, in order of preference.
@@ -41,20 +57,26 @@ fn security_protocols(security: &SecurityArgs) -> Vec<SecurityProtocol> {
 }
 
 /// Parses ADDR and dials it, giving up after `timeout`.
-pub async fn dial(transport: &TcpTransport, addr: &str, timeout: Duration) -> Result<Connection> {
+pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<Connection> {
     let addr: Multiaddr = addr
         .parse()
         .map_err(|e| CliError(format!("invalid address {addr:?}: {e}")))?;
-    match addr.transport_kind() {
-        TransportKind::Tcp => {}
-        TransportKind::QuicV1 | TransportKind::WebSocket | TransportKind::SecureWebSocket => {
-            return Err(CliError(format!(
-                "{addr}: this transport is not implemented yet in this version (TCP is)"
-            )))
+    let dial = async {
+        match addr.transport_kind() {
+            TransportKind::Tcp => Ok(transport.tcp.dial(&addr, None).await?),
+            TransportKind::QuicV1 => match &transport.quic {
+                Some(quic) => Ok(quic.dial(&addr, None).await?),
+                None => Err(CliError(format!(
+                    "{addr}: QUIC always uses TLS 1.3, which --security/--insecure excluded"
+                ))),
+            },
+            TransportKind::WebSocket | TransportKind::SecureWebSocket => Err(CliError(format!(
+                "{addr}: WebSocket is not implemented yet in this version (TCP and QUIC are)"
+            ))),
+            _ => Err(CliError(format!("{addr}: no transport for this address"))),
         }
-        _ => return Err(CliError(format!("{addr}: no transport for this address"))),
-    }
-    match tokio::time::timeout(timeout, transport.dial(&addr, None)).await {
+    };
+    match tokio::time::timeout(timeout, dial).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(CliError(format!(
             "dialing {addr} timed out after {}s",
@@ -73,30 +95,51 @@ pub async fn listen(
     security: &SecurityArgs,
     out: Output,
 ) -> Result<()> {
-    if quic.is_some() || ws.is_some() {
+    if ws.is_some() {
         return Err(CliError(
-            "--quic and --ws are not implemented yet in this version (TCP is)".into(),
+            "--ws is not implemented yet in this version (TCP and QUIC are)".into(),
         ));
     }
     let ip: IpAddr = ip
         .parse()
         .map_err(|e| CliError(format!("invalid --ip {ip:?}: {e}")))?;
+    let protocols = security_protocols(security);
+    if quic.is_some() && !protocols.contains(&SecurityProtocol::Tls) {
+        return Err(CliError(
+            "--quic needs TLS 1.3, which --security/--insecure excluded".into(),
+        ));
+    }
+    // Without a port option: TCP on a free port, and QUIC too when TLS is on.
+    let (tcp, quic) = match (tcp, quic) {
+        (None, None) => (
+            Some(0),
+            protocols.contains(&SecurityProtocol::Tls).then_some(0),
+        ),
+        ports => ports,
+    };
+    let mut listen = Vec::new();
+    listen.extend(tcp.map(|port| Multiaddr::tcp((ip, port).into())));
+    listen.extend(quic.map(|port| Multiaddr::quic_v1((ip, port).into())));
     let host = Host::builder()
         .identity(identity::load(identity)?)
-        .security(security_protocols(security))
-        .listen_addrs([Multiaddr::tcp((ip, tcp.unwrap_or(0)).into())])
+        .security(protocols)
+        .listen_addrs(listen)
         .build()
         .await?;
     // Listening on every interface: the host shows the loopback address, dialable as is.
-    let full = host
-        .addrs()
-        .into_iter()
-        .next()
-        .ok_or_else(|| CliError("no listen address".into()))?;
-    out.emit(
-        format!("listening on {full}\npeer id {}", host.id()),
-        json!({"type": "listen", "addr": full.to_string()}),
-    );
+    let addrs = host.addrs();
+    if addrs.is_empty() {
+        return Err(CliError("no listen address".into()));
+    }
+    for full in &addrs {
+        out.emit(
+            format!("listening on {full}"),
+            json!({"type": "listen", "addr": full.to_string()}),
+        );
+    }
+    if !out.json {
+        println!("peer id {}", host.id());
+    }
     serve_on(&host);
     let mut events = host.swarm().subscribe();
     let log = async {
@@ -300,7 +343,7 @@ pub async fn perf_cmd(conn: &Connection, upload: u64, download: u64, out: Output
 
 /// `peernet perf --repeat N`: N fresh connections, each with a 1-byte round trip.
 pub async fn perf_latency(
-    transport: &TcpTransport,
+    transport: &Dialer,
     addr: &str,
     n: u32,
     timeout: Duration,

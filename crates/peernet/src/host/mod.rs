@@ -64,8 +64,8 @@ use tokio::sync::broadcast;
 
 use crate::services::ping;
 use crate::{
-    MemoryTransport, SecurityProtocol, Stream, Swarm, SwarmConfig, SwarmError, TcpConfig,
-    TcpTransport, Upgrader,
+    MemoryTransport, QuicConfig, QuicError, QuicTransport, SecurityProtocol, Stream, Swarm,
+    SwarmConfig, SwarmError, TcpConfig, TcpTransport, Upgrader,
 };
 
 /// The protocol version identify announces (the one every libp2p implementation sends).
@@ -81,6 +81,9 @@ pub enum HostError {
     /// The swarm refused or failed (dial, listen, stream negotiation, closed).
     #[error(transparent)]
     Swarm(#[from] SwarmError),
+    /// The QUIC transport could not be set up (local configuration).
+    #[error(transparent)]
+    Quic(#[from] QuicError),
     /// The peerstore refused to record the peer (local limit or a key that is not the peer's).
     #[error(transparent)]
     Peerstore(#[from] PeerstoreError),
@@ -147,6 +150,7 @@ pub struct HostBuilder {
     peerstore: Option<Peerstore>,
     swarm: SwarmConfig,
     tcp: TcpConfig,
+    quic: QuicConfig,
     conn_manager: ConnManagerConfig,
 }
 
@@ -157,8 +161,10 @@ impl HostBuilder {
         self
     }
 
-    /// Where to listen. Default: `/ip4/0.0.0.0/tcp/0` (every interface, a free port). TCP
-    /// (`/ip4|ip6/…/tcp/…`) and in-process memory (`/memory/N`) addresses are supported.
+    /// Where to listen. Default: `/ip4/0.0.0.0/tcp/0` and `/ip4/0.0.0.0/udp/0/quic-v1` (every
+    /// interface, free ports; QUIC only when TLS is among the security protocols). TCP
+    /// (`/ip4|ip6/…/tcp/…`), QUIC v1 (`/ip4|ip6/…/udp/…/quic-v1`) and in-process memory
+    /// (`/memory/N`) addresses are supported.
     pub fn listen_addrs(mut self, addrs: impl IntoIterator<Item = Multiaddr>) -> Self {
         self.listen_addrs = Some(addrs.into_iter().collect());
         self
@@ -211,6 +217,12 @@ impl HostBuilder {
         self
     }
 
+    /// QUIC options. Default: [`QuicConfig::default`].
+    pub fn quic_config(mut self, config: QuicConfig) -> Self {
+        self.quic = config;
+        self
+    }
+
     /// Builds the host: the swarm with TCP and memory transports (yamux on each), listening
     /// on the listen addresses, serving identify and identify push.
     ///
@@ -224,12 +236,21 @@ impl HostBuilder {
     pub async fn build(self) -> Result<Host, HostError> {
         let keypair = self.identity.unwrap_or_else(Keypair::generate_ed25519);
         let mut upgrader = Upgrader::new(keypair.clone());
+        // QUIC always runs TLS 1.3: it is on unless the security protocols exclude TLS
+        // (`insecure()`), as in go-libp2p.
+        let quic = self
+            .security
+            .as_ref()
+            .is_none_or(|s| s.contains(&SecurityProtocol::Tls));
         if let Some(security) = self.security {
             upgrader = upgrader.with_security(security);
         }
         let swarm = Swarm::new(upgrader.clone(), self.swarm);
         swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp))?;
         swarm.add_transport(MemoryTransport::new(upgrader))?;
+        if quic {
+            swarm.add_transport(QuicTransport::new(&keypair, self.quic)?)?;
+        }
         let host = Host {
             inner: Arc::new(Inner {
                 swarm,
@@ -250,9 +271,14 @@ impl HostBuilder {
         };
         identify::start(&host);
         start_ping(&host);
-        let listen = self
-            .listen_addrs
-            .unwrap_or_else(|| vec![Multiaddr::tcp(SocketAddr::from(([0, 0, 0, 0], 0)))]);
+        let listen = self.listen_addrs.unwrap_or_else(|| {
+            let any = SocketAddr::from(([0, 0, 0, 0], 0));
+            let mut addrs = vec![Multiaddr::tcp(any)];
+            if quic {
+                addrs.push(Multiaddr::quic_v1(any));
+            }
+            addrs
+        });
         if !listen.is_empty() {
             let report = host.inner.swarm.listen(&listen).await?;
             for failure in &report.failed {
@@ -341,12 +367,17 @@ impl std::fmt::Debug for Host {
 /// addresses unchanged. (Interface enumeration is not done yet.)
 fn dialable(addr: &Multiaddr) -> Multiaddr {
     match addr.socket_addr() {
-        Some(sa) if sa.ip().is_unspecified() && addr.transport_kind() == TransportKind::Tcp => {
+        Some(sa) if sa.ip().is_unspecified() => {
             let ip = match sa.ip() {
                 IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
                 IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
             };
-            Multiaddr::tcp(SocketAddr::new(ip, sa.port()))
+            let loopback = SocketAddr::new(ip, sa.port());
+            match addr.transport_kind() {
+                TransportKind::Tcp => Multiaddr::tcp(loopback),
+                TransportKind::QuicV1 => Multiaddr::quic_v1(loopback),
+                _ => addr.clone(),
+            }
         }
         _ => addr.clone(),
     }

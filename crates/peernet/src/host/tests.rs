@@ -56,16 +56,49 @@ async fn wait_for(
 }
 
 #[tokio::test]
-async fn defaults_listen_on_tcp_and_announce_full_addresses() {
+async fn defaults_listen_on_tcp_and_quic_and_announce_full_addresses() {
     let host = Host::builder().build().await.unwrap();
     let addrs = host.addrs();
-    assert!(!addrs.is_empty());
+    let kinds: Vec<TransportKind> = addrs.iter().map(|a| a.transport_kind()).collect();
+    assert_eq!(
+        kinds,
+        [TransportKind::Tcp, TransportKind::QuicV1],
+        "{addrs:?}"
+    );
     for a in &addrs {
         assert_eq!(a.peer_id().as_ref(), Some(host.id()));
-        assert_eq!(a.transport_kind(), TransportKind::Tcp);
         assert!(a.is_loopback(), "{a}");
     }
+    // QUIC always runs TLS: an insecure host listens on TCP only.
+    let insecure = Host::builder().insecure().build().await.unwrap();
+    let kinds: Vec<TransportKind> = insecure
+        .addrs()
+        .iter()
+        .map(|a| a.transport_kind())
+        .collect();
+    assert_eq!(kinds, [TransportKind::Tcp]);
     host.close().await;
+    insecure.close().await;
+}
+
+#[tokio::test]
+async fn hosts_reach_each_other_over_quic() {
+    let server = Host::builder()
+        .listen_addrs(["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()])
+        .build()
+        .await
+        .unwrap();
+    reply_with(&server, "/q/1.0.0", "quic");
+    let client = Host::builder().no_listen().build().await.unwrap();
+    client.connect(info(&server)).await.unwrap();
+    assert_eq!(
+        ask(&client, server.id(), &["/q/1.0.0"], "x").await.1,
+        "quic:x"
+    );
+    let conns = client.swarm().conns_to_peer(server.id());
+    assert_eq!(conns[0].muxer(), crate::QUIC_MUXER);
+    client.close().await;
+    server.close().await;
 }
 
 #[tokio::test]
