@@ -866,3 +866,30 @@ async fn tcp_is_dialed_when_quic_fails() {
     client.close().await;
     server.close().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_never_finishes_negotiating_is_reset_after_the_timeout() {
+    let (a, b) = (swarm(), swarm());
+    echo_handler(&b);
+    let addrs = listen(&b, "/memory/0").await;
+    let conn = a.dial_peer(b.local_peer(), addrs).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let baseline = b.stats().tasks;
+    // Propose a protocol b does not serve, then never propose again: b answers `na` and waits.
+    let mut stream = conn.open_stream(&["/not-served/1.0.0"]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(b.stats().tasks, baseline + 1, "b is negotiating the stream");
+    tokio::time::sleep(peernet::STREAM_NEGOTIATION_TIMEOUT).await;
+    assert_eq!(
+        b.stats().tasks,
+        baseline,
+        "the negotiation task must end at its timeout"
+    );
+    // Our side learns the proposal was refused; the connection itself lives on.
+    let mut buf = [0u8; 1];
+    assert!(stream.read(&mut buf).await.is_err());
+    assert!(!conn.is_closed());
+    echo_roundtrip(&a, b.local_peer(), b"still fine").await;
+    a.close().await;
+    b.close().await;
+}
