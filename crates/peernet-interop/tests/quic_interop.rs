@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use peernet::services::{echo, ping};
-use peernet::{Keypair, Listener, Multiaddr, QuicConfig, QuicTransport, QUIC_MUXER};
-use support::{echo_via_libp2p, RustNode, Security, Seen, ECHO};
+use peernet::{Keypair, Multiaddr, QuicConfig, QuicTransport, QUIC_MUXER};
+use support::{echo_via_libp2p, serve_ping_and_echo as serve, RustNode, Security, Seen, ECHO};
 
 const MIB: usize = 1 << 20;
 
@@ -52,32 +52,6 @@ async fn quic_we_dial_rust_libp2p() {
         back == data,
         "1 MiB echo through rust-libp2p came back different"
     );
-}
-
-/// Serves ping and echo on every stream of every connection the listener accepts.
-fn serve(mut listener: Listener) {
-    tokio::spawn(async move {
-        while let Some(conn) = listener.accept().await {
-            tokio::spawn(async move {
-                while let Some(inbound) = conn.accept_stream().await {
-                    tokio::spawn(async move {
-                        let supported = [ping::PROTOCOL, echo::PROTOCOL];
-                        let list = || supported.iter().map(|s| s.to_string()).collect();
-                        let Ok(mut stream) = inbound
-                            .negotiate(&mut |p| supported.contains(&p), &list)
-                            .await
-                        else {
-                            return;
-                        };
-                        let _ = match stream.protocol() {
-                            p if p == ping::PROTOCOL => ping::serve(&mut stream).await.map(|_| 0),
-                            _ => echo::serve(&mut stream).await,
-                        };
-                    });
-                }
-            });
-        }
-    });
 }
 
 #[tokio::test]

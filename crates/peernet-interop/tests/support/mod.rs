@@ -232,3 +232,34 @@ pub async fn echo_via_libp2p(stream: libp2p::Stream, data: &[u8]) -> Vec<u8> {
     writer.await.unwrap();
     back
 }
+
+/// Our side's server for interop tests: ping and echo on every stream of every connection.
+pub fn serve_ping_and_echo(mut listener: peernet::Listener) {
+    tokio::spawn(async move {
+        while let Some(conn) = listener.accept().await {
+            tokio::spawn(async move {
+                while let Some(inbound) = conn.accept_stream().await {
+                    tokio::spawn(async move {
+                        let supported = [
+                            peernet::services::ping::PROTOCOL,
+                            peernet::services::echo::PROTOCOL,
+                        ];
+                        let list = || supported.iter().map(|s| s.to_string()).collect();
+                        let Ok(mut stream) = inbound
+                            .negotiate(&mut |p| supported.contains(&p), &list)
+                            .await
+                        else {
+                            return;
+                        };
+                        let _ = match stream.protocol() {
+                            p if p == peernet::services::ping::PROTOCOL => {
+                                peernet::services::ping::serve(&mut stream).await.map(|_| 0)
+                            }
+                            _ => peernet::services::echo::serve(&mut stream).await,
+                        };
+                    });
+                }
+            });
+        }
+    });
+}
