@@ -8,7 +8,7 @@ use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
     Connection, Host, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
-    TcpConfig, TcpTransport, TransportKind, Upgrader,
+    TcpConfig, TcpTransport, TransportKind, Upgrader, WsTransport,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,10 +20,11 @@ use crate::{IdentityArgs, Security, SecurityArgs};
 /// Largest download a `peernet listen` node serves to one perf request.
 const MAX_PERF_DOWNLOAD: u64 = 64 << 30;
 
-/// The transports a dialing command uses: TCP with the chosen security, and QUIC v1 (always
-/// TLS 1.3) unless the options exclude TLS.
+/// The transports a dialing command uses: TCP and WebSocket with the chosen security, and QUIC
+/// v1 (always TLS 1.3) unless the options exclude TLS.
 pub struct Dialer {
     tcp: TcpTransport,
+    ws: WsTransport,
     quic: Option<QuicTransport>,
 }
 
@@ -38,7 +39,8 @@ pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Dia
     };
     let upgrader = Upgrader::new(keypair).with_security(protocols);
     Ok(Dialer {
-        tcp: TcpTransport::new(upgrader, TcpConfig::default()),
+        tcp: TcpTransport::new(upgrader.clone(), TcpConfig::default()),
+        ws: WsTransport::new(upgrader, TcpConfig::default()),
         quic,
     })
 }
@@ -70,9 +72,10 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
                     "{addr}: QUIC always uses TLS 1.3, which --security/--insecure excluded"
                 ))),
             },
-            TransportKind::WebSocket | TransportKind::SecureWebSocket => Err(CliError(format!(
-                "{addr}: WebSocket is not implemented yet in this version (TCP and QUIC are)"
-            ))),
+            // Secure WebSocket is refused by the transport with a typed error.
+            TransportKind::WebSocket | TransportKind::SecureWebSocket => {
+                Ok(transport.ws.dial(&addr, None).await?)
+            }
             _ => Err(CliError(format!("{addr}: no transport for this address"))),
         }
     };
@@ -95,11 +98,6 @@ pub async fn listen(
     security: &SecurityArgs,
     out: Output,
 ) -> Result<()> {
-    if ws.is_some() {
-        return Err(CliError(
-            "--ws is not implemented yet in this version (TCP and QUIC are)".into(),
-        ));
-    }
     let ip: IpAddr = ip
         .parse()
         .map_err(|e| CliError(format!("invalid --ip {ip:?}: {e}")))?;
@@ -110,16 +108,18 @@ pub async fn listen(
         ));
     }
     // Without a port option: TCP on a free port, and QUIC too when TLS is on.
-    let (tcp, quic) = match (tcp, quic) {
-        (None, None) => (
+    let (tcp, quic) = match (tcp, quic, ws) {
+        (None, None, None) => (
             Some(0),
             protocols.contains(&SecurityProtocol::Tls).then_some(0),
         ),
-        ports => ports,
+        _ => (tcp, quic),
     };
     let mut listen = Vec::new();
     listen.extend(tcp.map(|port| Multiaddr::tcp((ip, port).into())));
     listen.extend(quic.map(|port| Multiaddr::quic_v1((ip, port).into())));
+    listen
+        .extend(ws.map(|port| Multiaddr::tcp((ip, port).into()).with(peernet::core::Protocol::Ws)));
     let host = Host::builder()
         .identity(identity::load(identity)?)
         .security(protocols)

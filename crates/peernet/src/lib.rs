@@ -88,7 +88,7 @@ pub use swarm::{
 };
 pub use transport::{
     Listener, MemoryTransport, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport,
-    Transport, TransportError, QUIC_MUXER,
+    Transport, TransportError, WsError, WsStream, WsTransport, MAX_WS_MESSAGE, QUIC_MUXER,
 };
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,

@@ -191,6 +191,11 @@ impl Upgrader {
         &self.keypair
     }
 
+    /// How long an upgrade may take (transports run their own handshakes under it too).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub(crate) fn inbound_slots(&self) -> Arc<Semaphore> {
         self.inbound_slots.clone()
     }

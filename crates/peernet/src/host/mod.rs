@@ -65,7 +65,7 @@ use tokio::sync::broadcast;
 use crate::services::ping;
 use crate::{
     MemoryTransport, QuicConfig, QuicError, QuicTransport, SecurityProtocol, Stream, Swarm,
-    SwarmConfig, SwarmError, TcpConfig, TcpTransport, Upgrader,
+    SwarmConfig, SwarmError, TcpConfig, TcpTransport, Upgrader, WsTransport,
 };
 
 /// The protocol version identify announces (the one every libp2p implementation sends).
@@ -163,8 +163,8 @@ impl HostBuilder {
 
     /// Where to listen. Default: `/ip4/0.0.0.0/tcp/0` and `/ip4/0.0.0.0/udp/0/quic-v1` (every
     /// interface, free ports; QUIC only when TLS is among the security protocols). TCP
-    /// (`/ip4|ip6/…/tcp/…`), QUIC v1 (`/ip4|ip6/…/udp/…/quic-v1`) and in-process memory
-    /// (`/memory/N`) addresses are supported.
+    /// (`/ip4|ip6/…/tcp/…`), QUIC v1 (`/ip4|ip6/…/udp/…/quic-v1`), WebSocket
+    /// (`/ip4|ip6/…/tcp/…/ws`) and in-process memory (`/memory/N`) addresses are supported.
     pub fn listen_addrs(mut self, addrs: impl IntoIterator<Item = Multiaddr>) -> Self {
         self.listen_addrs = Some(addrs.into_iter().collect());
         self
@@ -246,7 +246,9 @@ impl HostBuilder {
             upgrader = upgrader.with_security(security);
         }
         let swarm = Swarm::new(upgrader.clone(), self.swarm);
-        swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp))?;
+        swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp.clone()))?;
+        // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`).
+        swarm.add_transport(WsTransport::new(upgrader.clone(), self.tcp))?;
         swarm.add_transport(MemoryTransport::new(upgrader))?;
         if quic {
             swarm.add_transport(QuicTransport::new(&keypair, self.quic)?)?;
@@ -376,6 +378,9 @@ fn dialable(addr: &Multiaddr) -> Multiaddr {
             match addr.transport_kind() {
                 TransportKind::Tcp => Multiaddr::tcp(loopback),
                 TransportKind::QuicV1 => Multiaddr::quic_v1(loopback),
+                TransportKind::WebSocket => {
+                    Multiaddr::tcp(loopback).with(peernet_core::Protocol::Ws)
+                }
                 _ => addr.clone(),
             }
         }

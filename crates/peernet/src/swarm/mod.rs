@@ -1039,6 +1039,7 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
         TransportError::Quic(crate::QuicError::Draft29Unsupported(_)) => AddrDialError::QuicDraft29,
         TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,
         TransportError::Quic(e) => AddrDialError::Handshake(Arc::new(e)),
+        TransportError::Ws(e) => AddrDialError::Handshake(Arc::new(e)),
     }
 }
 

@@ -5,10 +5,12 @@
 mod memory;
 mod quic;
 mod tcp;
+mod ws;
 
 pub use memory::MemoryTransport;
 pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
+pub use ws::{WsError, WsStream, WsTransport, MAX_WS_MESSAGE};
 
 use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::mpsc;
@@ -32,6 +34,9 @@ pub enum TransportError {
     /// A QUIC dial, listen or handshake failed; see [`QuicError`] for whose fault.
     #[error("QUIC transport error")]
     Quic(#[source] QuicError),
+    /// A WebSocket dial, handshake or stream failed; see [`WsError`] for whose fault.
+    #[error("WebSocket transport error")]
+    Ws(#[source] WsError),
     /// The peer we were asked to reach differs from the `/p2p/` peer in the address (local
     /// misuse).
     #[error("asked to dial {expected} at an address of {in_addr}")]
@@ -93,6 +98,8 @@ pub enum Transport {
     Memory(MemoryTransport),
     /// `/ip4|ip6/…/udp/…/quic-v1`.
     Quic(QuicTransport),
+    /// `/ip4|ip6/…/tcp/…/ws`.
+    Ws(WsTransport),
 }
 
 impl Transport {
@@ -102,6 +109,7 @@ impl Transport {
             Transport::Tcp(_) => "tcp",
             Transport::Memory(_) => "memory",
             Transport::Quic(_) => "quic-v1",
+            Transport::Ws(_) => "ws",
         }
     }
 
@@ -111,6 +119,7 @@ impl Transport {
             Transport::Tcp(_) => vec![Protocol::Tcp(0).code()],
             Transport::Memory(_) => vec![Protocol::Memory(0).code()],
             Transport::Quic(_) => vec![Protocol::QuicV1.code()],
+            Transport::Ws(_) => vec![Protocol::Ws.code()],
         }
     }
 
@@ -120,6 +129,7 @@ impl Transport {
             Transport::Tcp(t) => t.upgrader().local_peer(),
             Transport::Memory(t) => t.upgrader().local_peer(),
             Transport::Quic(t) => t.local_peer(),
+            Transport::Ws(t) => t.upgrader().local_peer(),
         }
     }
 
@@ -129,6 +139,7 @@ impl Transport {
         match self {
             Transport::Tcp(t) => t.upgrader().install_gater(gater.clone()),
             Transport::Memory(t) => t.upgrader().install_gater(gater.clone()),
+            Transport::Ws(t) => t.upgrader().install_gater(gater.clone()),
             Transport::Quic(_) => {}
         }
     }
@@ -139,6 +150,7 @@ impl Transport {
             Transport::Tcp(t) => t.can_handle(addr),
             Transport::Memory(t) => t.can_handle(addr),
             Transport::Quic(t) => t.can_handle(addr),
+            Transport::Ws(t) => t.can_handle(addr),
         }
     }
 
@@ -168,6 +180,7 @@ impl Transport {
             // QUIC's transport and security handshakes are one: there is no earlier progress
             // to report.
             Transport::Quic(t) => t.dial(addr, expected).await,
+            Transport::Ws(t) => t.dial_with_progress(addr, expected, connected).await,
         }
     }
 
@@ -177,6 +190,7 @@ impl Transport {
             Transport::Tcp(t) => t.listen(addr),
             Transport::Memory(t) => t.listen(addr),
             Transport::Quic(t) => t.listen(addr),
+            Transport::Ws(t) => t.listen(addr),
         }
     }
 }
@@ -196,5 +210,11 @@ impl From<QuicTransport> for Transport {
 impl From<MemoryTransport> for Transport {
     fn from(t: MemoryTransport) -> Self {
         Transport::Memory(t)
+    }
+}
+
+impl From<WsTransport> for Transport {
+    fn from(t: WsTransport) -> Self {
+        Transport::Ws(t)
     }
 }

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use peernet_core::multiaddr::{Multiaddr, Protocol};
 use peernet_core::PeerId;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
 use super::{Listener, TransportError};
-use crate::{Connection, Upgrader};
+use crate::{Connection, UpgradeError, Upgrader};
 
 /// Options of the TCP transport.
 #[derive(Debug, Clone)]
@@ -135,28 +135,8 @@ impl TcpTransport {
         connected: impl FnOnce() + Send,
     ) -> Result<Connection, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
-        let expected = match (expected, addr.peer_id()) {
-            (Some(e), Some(in_addr)) if e != in_addr => {
-                return Err(TransportError::PeerIdMismatch {
-                    expected: e,
-                    in_addr,
-                })
-            }
-            (e, in_addr) => e.or(in_addr),
-        };
-        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
-        if let Some(local) = self.reuse_local(socket_addr) {
-            // Leave from our listening port, so the remote (and a NAT) sees the address we
-            // listen on: what TCP hole punching relies on.
-            socket.bind(local).map_err(TransportError::Io)?;
-        }
-        let stream = socket
-            .connect(socket_addr)
-            .await
-            .map_err(TransportError::Io)?;
-        stream
-            .set_nodelay(self.config.nodelay)
-            .map_err(TransportError::Io)?;
+        let expected = expected_peer(addr, expected)?;
+        let stream = self.connect(socket_addr).await?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
         connected();
         let conn = self
@@ -171,11 +151,43 @@ impl TcpTransport {
         Ok(conn)
     }
 
+    /// Connects a TCP stream to `socket_addr` with our socket options (leaving from a listening
+    /// port when `reuse_port` is on).
+    pub(super) async fn connect(
+        &self,
+        socket_addr: SocketAddr,
+    ) -> Result<TcpStream, TransportError> {
+        let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
+        if let Some(local) = self.reuse_local(socket_addr) {
+            // Leave from our listening port, so the remote (and a NAT) sees the address we
+            // listen on: what TCP hole punching relies on.
+            socket.bind(local).map_err(TransportError::Io)?;
+        }
+        let stream = socket
+            .connect(socket_addr)
+            .await
+            .map_err(TransportError::Io)?;
+        stream
+            .set_nodelay(self.config.nodelay)
+            .map_err(TransportError::Io)?;
+        Ok(stream)
+    }
+
     /// Binds `addr` (port 0 picks a free port) and starts accepting: each inbound connection
     /// is upgraded on its own task, at most the upgrader's limit at once, so a slow handshake
     /// never holds up the others.
     pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
+        self.listen_framed(socket_addr, Framing::Raw)
+    }
+
+    /// Binds `socket_addr` and accepts connections carrying `framing` (raw TCP, or WebSocket
+    /// for the WebSocket transport).
+    pub(super) fn listen_framed(
+        &self,
+        socket_addr: SocketAddr,
+        framing: Framing,
+    ) -> Result<Listener, TransportError> {
         let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
         socket.bind(socket_addr).map_err(TransportError::Io)?;
         let listener = socket
@@ -190,9 +202,68 @@ impl TcpTransport {
             listener,
             self.upgrader.clone(),
             self.config.nodelay,
+            framing,
             tx,
         ));
-        Ok(Listener::new(Multiaddr::tcp(local), rx, task))
+        Ok(Listener::new(framing.multiaddr(local), rx, task))
+    }
+}
+
+/// What an accepted TCP connection carries before the upgrade.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Framing {
+    /// The upgrade runs on the TCP stream itself.
+    Raw,
+    /// A WebSocket server handshake first; the upgrade runs over its binary messages.
+    WebSocket,
+}
+
+impl Framing {
+    fn multiaddr(self, addr: SocketAddr) -> Multiaddr {
+        match self {
+            Framing::Raw => Multiaddr::tcp(addr),
+            Framing::WebSocket => Multiaddr::tcp(addr).with(Protocol::Ws),
+        }
+    }
+
+    /// Runs the framing's handshake (if any) and the upgrade, all under the upgrader's timeout.
+    async fn upgrade_inbound(
+        self,
+        upgrader: &Upgrader,
+        stream: TcpStream,
+        remote: Multiaddr,
+        local: Multiaddr,
+    ) -> Result<Connection, TransportError> {
+        match self {
+            Framing::Raw => Ok(upgrader.upgrade_inbound(stream, remote, local).await?),
+            Framing::WebSocket => {
+                let timeout = upgrader.timeout();
+                let upgrade = async {
+                    let ws = super::ws::accept_ws(stream)
+                        .await
+                        .map_err(TransportError::Ws)?;
+                    Ok(upgrader.upgrade_inbound(ws, remote, local).await?)
+                };
+                tokio::time::timeout(timeout, upgrade)
+                    .await
+                    .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
+            }
+        }
+    }
+}
+
+/// The peer a dial to `addr` must reach: `expected`, or the address's `/p2p/` peer; both given
+/// and different is local misuse.
+pub(super) fn expected_peer(
+    addr: &Multiaddr,
+    expected: Option<PeerId>,
+) -> Result<Option<PeerId>, TransportError> {
+    match (expected, addr.peer_id()) {
+        (Some(e), Some(in_addr)) if e != in_addr => Err(TransportError::PeerIdMismatch {
+            expected: e,
+            in_addr,
+        }),
+        (e, in_addr) => Ok(e.or(in_addr)),
     }
 }
 
@@ -203,12 +274,13 @@ async fn accept_loop(
     listener: TcpListener,
     upgrader: Upgrader,
     nodelay: bool,
+    framing: Framing,
     tx: mpsc::Sender<Connection>,
 ) {
     let slots = upgrader.inbound_slots();
     let local = listener
         .local_addr()
-        .map(Multiaddr::tcp)
+        .map(|a| framing.multiaddr(a))
         .unwrap_or_default();
     loop {
         // Wait for an upgrade slot before accepting: excess connections wait in the kernel.
@@ -232,9 +304,9 @@ async fn accept_loop(
         let tx = tx.clone();
         let local = local.clone();
         tokio::spawn(async move {
-            let remote = Multiaddr::tcp(remote);
-            match upgrader
-                .upgrade_inbound(stream, remote.clone(), local)
+            let remote = framing.multiaddr(remote);
+            match framing
+                .upgrade_inbound(&upgrader, stream, remote.clone(), local)
                 .await
             {
                 Ok(conn) => {

@@ -1,0 +1,260 @@
+//! The WebSocket transport over real loopback sockets: two peernet nodes (Noise and TLS) echo
+//! 1 MiB and identify each other through the Host; raw tungstenite peers that send text or
+//! oversized messages are refused with typed errors.
+
+use std::error::Error;
+
+use futures_util::SinkExt;
+use peernet::{
+    AddrInfo, Connection, Host, Keypair, Listener, Multiaddr, SecurityProtocol, TcpConfig,
+    TransportError, Upgrader, WsError, WsTransport, MAX_WS_MESSAGE,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const ECHO: &str = "/echo/1.0.0";
+
+fn transport(seed: u64, security: SecurityProtocol) -> WsTransport {
+    let upgrader = Upgrader::new(Keypair::ed25519_from_seed(seed)).with_security(vec![security]);
+    WsTransport::new(upgrader, TcpConfig::default())
+}
+
+fn loopback_ws() -> Multiaddr {
+    "/ip4/127.0.0.1/tcp/0/ws".parse().unwrap()
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Serves `/echo/1.0.0` on every stream of every accepted connection.
+fn serve_echo(mut listener: Listener) {
+    tokio::spawn(async move {
+        while let Some(conn) = listener.accept().await {
+            tokio::spawn(async move {
+                while let Some(inbound) = conn.accept_stream().await {
+                    tokio::spawn(async move {
+                        let negotiated = inbound
+                            .negotiate(&mut |p| p == ECHO, &|| vec![ECHO.into()])
+                            .await;
+                        let Ok(mut stream) = negotiated else { return };
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if stream.write_all(&buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = stream.shutdown().await;
+                    });
+                }
+            });
+        }
+    });
+}
+
+async fn echo(conn: &Connection, data: &[u8]) -> Vec<u8> {
+    let stream = conn.open_stream(&[ECHO]).await.unwrap();
+    let (mut r, mut w) = tokio::io::split(stream);
+    let data = data.to_vec();
+    let writer = tokio::spawn(async move {
+        w.write_all(&data).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).await.unwrap();
+    writer.await.unwrap();
+    back
+}
+
+async fn echo_over_ws(security: SecurityProtocol) {
+    let server = transport(1, security);
+    let client = transport(2, security);
+    let listener = server.listen(&loopback_ws()).unwrap();
+    let addr = listener.local_addr().clone();
+    assert!(addr.to_string().ends_with("/ws"), "{addr}");
+    serve_echo(listener);
+    let server_id = Keypair::ed25519_from_seed(1).to_peer_id();
+    let conn = client
+        .dial(&addr.clone().with_p2p(&server_id).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(conn.remote_peer(), &server_id);
+    assert_eq!(conn.security(), security.protocol_id());
+    assert_eq!(conn.muxer(), "/yamux/1.0.0");
+    assert!(conn.remote_addr().to_string().ends_with("/ws"));
+    let data = pattern(1 << 20);
+    assert_eq!(echo(&conn, &data).await, data);
+    // Several streams at once over the one WebSocket.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let conn = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            let data = pattern(1000 + i * 7777);
+            assert_eq!(echo(&conn, &data).await, data);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn noise_echo_over_websocket() {
+    echo_over_ws(SecurityProtocol::Noise).await;
+}
+
+#[tokio::test]
+async fn tls_echo_over_websocket() {
+    echo_over_ws(SecurityProtocol::Tls).await;
+}
+
+async fn identify_via_host(security: SecurityProtocol) {
+    let server = Host::builder()
+        .security(vec![security])
+        .listen_addrs([loopback_ws()])
+        .build()
+        .await
+        .unwrap();
+    let client = Host::builder()
+        .security(vec![security])
+        .no_listen()
+        .build()
+        .await
+        .unwrap();
+    let addrs = server.listen_addrs();
+    assert_eq!(addrs.len(), 1);
+    assert!(addrs[0].to_string().ends_with("/ws"), "{}", addrs[0]);
+    client
+        .connect(AddrInfo {
+            peer_id: server.id().clone(),
+            addrs: addrs.clone(),
+        })
+        .await
+        .unwrap();
+    let info = client.identify(server.id()).await.unwrap();
+    assert_eq!(&info.peer, server.id());
+    assert_eq!(info.message.listen_addrs, addrs);
+    let observed = info.message.observed_addr.unwrap();
+    assert!(observed.to_string().ends_with("/ws"), "{observed}");
+    client.close().await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn noise_identify_via_host_over_websocket() {
+    identify_via_host(SecurityProtocol::Noise).await;
+}
+
+#[tokio::test]
+async fn tls_identify_via_host_over_websocket() {
+    identify_via_host(SecurityProtocol::Tls).await;
+}
+
+/// The [`WsError`] somewhere in `e`'s chain (looking inside `io::Error`s too).
+fn find_ws_error<'a>(mut e: &'a (dyn Error + 'static)) -> Option<&'a WsError> {
+    loop {
+        if let Some(ws) = e.downcast_ref::<WsError>() {
+            return Some(ws);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(ws) = inner.downcast_ref::<WsError>() {
+                return Some(ws);
+            }
+        }
+        e = e.source()?;
+    }
+}
+
+/// A raw WebSocket server that completes the handshake and sends `msg`; a peernet dial to it
+/// fails with the returned error.
+async fn dial_raw_server_sending(msg: Message) -> TransportError {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _ = ws.send(msg).await;
+        // Keep the connection open until the client gives up.
+        while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws).await {}
+    });
+    let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}/ws").parse().unwrap();
+    transport(3, SecurityProtocol::Noise)
+        .dial(&addr, None)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn text_message_from_peer_is_a_typed_error() {
+    let err = dial_raw_server_sending(Message::text("/multistream/1.0.0\n")).await;
+    assert!(
+        matches!(find_ws_error(&err), Some(WsError::TextFrame)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_message_from_peer_is_a_typed_error() {
+    let big = vec![0u8; MAX_WS_MESSAGE + 1];
+    let err = dial_raw_server_sending(Message::binary(big)).await;
+    assert!(
+        matches!(find_ws_error(&err), Some(WsError::Protocol(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn listener_drops_a_text_sending_client_and_keeps_serving() {
+    let server = transport(4, SecurityProtocol::Noise);
+    let listener = server.listen(&loopback_ws()).unwrap();
+    let addr = listener.local_addr().clone();
+    serve_echo(listener);
+    let sa = addr.socket_addr().unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{sa}/"),
+        tokio::net::TcpStream::connect(sa).await.unwrap(),
+    )
+    .await
+    .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    // The server gives up on us: the stream ends (after whatever it had sent) or errors.
+    while let Some(Ok(msg)) = futures_util::StreamExt::next(&mut ws).await {
+        assert!(!msg.is_text());
+    }
+    // And still serves well-behaved peers.
+    let conn = transport(5, SecurityProtocol::Noise)
+        .dial(&addr, None)
+        .await
+        .unwrap();
+    assert_eq!(echo(&conn, b"still here").await, b"still here");
+}
+
+#[tokio::test]
+async fn secure_websocket_is_refused_with_a_typed_error() {
+    let client = transport(6, SecurityProtocol::Noise);
+    for addr in ["/ip4/127.0.0.1/tcp/1/wss", "/ip4/127.0.0.1/tcp/1/tls/ws"] {
+        let addr: Multiaddr = addr.parse().unwrap();
+        assert!(!client.can_handle(&addr));
+        let err = client.dial(&addr, None).await.unwrap_err();
+        assert!(
+            matches!(err, TransportError::Ws(WsError::SecureNotSupported(_))),
+            "{err:?}"
+        );
+        let err = client.listen(&addr).unwrap_err();
+        assert!(
+            matches!(err, TransportError::Ws(WsError::SecureNotSupported(_))),
+            "{err:?}"
+        );
+    }
+    // Plain TCP addresses are not WebSocket ones.
+    let tcp: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+    assert!(!client.can_handle(&tcp));
+}
