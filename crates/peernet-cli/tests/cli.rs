@@ -333,3 +333,45 @@ fn quic_listen_ping_echo_and_identify() {
     assert!(stderr(&o).contains("TLS"), "{}", stderr(&o));
     assert!(node.stop().success());
 }
+
+#[test]
+fn websocket_listen_ping_echo_identify_and_perf() {
+    let node = ListenNode::start(&["--ws", "0"]);
+    assert!(
+        node.addr.contains("/tcp/") && node.addr.contains("/ws/p2p/"),
+        "{}",
+        node.addr
+    );
+    let o = peernet(&["--json", "ping", &node.addr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["type"], "ping");
+    let o = peernet(&["--json", "echo", &node.addr, "over ws"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"type":"echo","text":"over ws"}"#);
+    let o = peernet(&["--json", "identify", &node.addr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = &json_lines(&o)[0];
+    assert!(id["listen_addrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a.as_str().unwrap().ends_with("/ws")));
+    let o = peernet(&[
+        "--json",
+        "perf",
+        &node.addr,
+        "--upload-bytes",
+        "1MiB",
+        "--download-bytes",
+        "2MiB",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = json_lines(&o).pop().unwrap();
+    assert_eq!(last["type"], "final");
+    assert_eq!(last["downloadBytes"], 2 << 20);
+    // Secure WebSocket is refused with a clear error, not a hang.
+    let o = peernet(&["echo", "/ip4/127.0.0.1/tcp/1/wss", "x"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    assert!(node.stop().success());
+}

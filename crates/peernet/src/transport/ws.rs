@@ -28,7 +28,7 @@ use super::{Listener, TcpConfig, TcpTransport, TransportError};
 use crate::{Connection, UpgradeError, Upgrader};
 
 /// The largest WebSocket message (and frame) we accept from a peer: 1 MiB. Our own writes stay
-/// far below it ([`WRITE_CHUNK`]); peers send a message per muxer frame or so.
+/// far below it (64 KiB messages); peers send a message per muxer frame or so.
 pub const MAX_WS_MESSAGE: usize = 1 << 20;
 
 /// Writes are gathered into one binary message until this many bytes are pending (or a flush).
