@@ -21,6 +21,9 @@ fn our_transport(security: Security) -> TcpTransport {
         Security::Tls => SecurityProtocol::Tls,
         Security::Plaintext => SecurityProtocol::Plaintext,
         Security::Quic => unreachable!("QUIC interop is in tests/quic_interop.rs"),
+        Security::WsNoise | Security::WsTls => {
+            unreachable!("WebSocket interop is in tests/ws_interop.rs")
+        }
     };
     let upgrader = Upgrader::new(Keypair::generate_ed25519()).with_security(vec![security]);
     TcpTransport::new(upgrader, TcpConfig::default())

@@ -24,6 +24,10 @@ pub enum Security {
     Plaintext,
     /// QUIC v1 (TLS inside QUIC, QUIC streams) instead of TCP.
     Quic,
+    /// WebSocket (`/tcp/…/ws`) with Noise and yamux.
+    WsNoise,
+    /// WebSocket (`/tcp/…/ws`) with TLS and yamux.
+    WsTls,
 }
 
 #[derive(NetworkBehaviour)]
@@ -104,6 +108,26 @@ impl RustNode {
                 .unwrap()
                 .with_swarm_config(idle)
                 .build(),
+            Security::WsNoise => builder
+                .with_tcp(tcp_config, noise::Config::new, yamux::Config::default)
+                .unwrap()
+                .with_websocket(noise::Config::new, yamux::Config::default)
+                .await
+                .unwrap()
+                .with_behaviour(behaviour)
+                .unwrap()
+                .with_swarm_config(idle)
+                .build(),
+            Security::WsTls => builder
+                .with_tcp(tcp_config, tls::Config::new, yamux::Config::default)
+                .unwrap()
+                .with_websocket(tls::Config::new, yamux::Config::default)
+                .await
+                .unwrap()
+                .with_behaviour(behaviour)
+                .unwrap()
+                .with_swarm_config(idle)
+                .build(),
             Security::Quic => builder
                 .with_quic()
                 .with_behaviour(behaviour)
@@ -111,10 +135,10 @@ impl RustNode {
                 .with_swarm_config(idle)
                 .build(),
         };
-        let listen_on = if security == Security::Quic {
-            "/ip4/127.0.0.1/udp/0/quic-v1"
-        } else {
-            "/ip4/127.0.0.1/tcp/0"
+        let listen_on = match security {
+            Security::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
+            Security::WsNoise | Security::WsTls => "/ip4/127.0.0.1/tcp/0/ws",
+            _ => "/ip4/127.0.0.1/tcp/0",
         };
         swarm.listen_on(listen_on.parse().unwrap()).unwrap();
         let listen_addr = loop {
