@@ -1,6 +1,7 @@
 //! A stock rust-libp2p 0.57 node for interop tests: ping, identify and an `/echo/1.0.0` service
-//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, or on QUIC v1, in its
-//! default configuration. The swarm runs on its own task; tests talk to it through [`RustNode`].
+//! (through libp2p-stream), on TCP with Noise, TLS or plaintext and yamux, on WebSocket with Noise or
+//! TLS and yamux, or on QUIC v1, in its default configuration. The swarm runs on its own task; tests
+//! talk to it through [`RustNode`].
 
 #![allow(dead_code)]
 
