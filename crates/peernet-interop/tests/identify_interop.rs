@@ -1,6 +1,6 @@
 //! identify and ping with rust-libp2p 0.57, both directions: a peernet `Host` and a stock
 //! rust-libp2p node (identify and ping enabled) each learn the other's protocols and listen
-//! addresses, and each pings the other.
+//! addresses, and each pings the other; over TCP and over WebSocket.
 
 mod support;
 
@@ -14,8 +14,12 @@ fn to_ours(addr: &libp2p::Multiaddr) -> Multiaddr {
 }
 
 async fn our_host() -> Host {
+    our_host_on("/ip4/127.0.0.1/tcp/0").await
+}
+
+async fn our_host_on(listen: &str) -> Host {
     let host = Host::builder()
-        .listen_addrs(["/ip4/127.0.0.1/tcp/0".parse().unwrap()])
+        .listen_addrs([listen.parse().unwrap()])
         .build()
         .await
         .unwrap();
@@ -137,6 +141,33 @@ async fn identify_when_we_dial_rust_libp2p() {
 async fn identify_when_rust_libp2p_dials_us() {
     let mut node = RustNode::spawn(Security::Noise).await;
     let host = our_host().await;
+    let events = host.subscribe();
+    let addr: libp2p::Multiaddr = host.listen_addrs()[0].to_string().parse().unwrap();
+    node.dial(addr).await.unwrap();
+    check_both(&host, &mut node, events).await;
+    host.close().await;
+}
+
+#[tokio::test]
+async fn identify_over_websocket_when_we_dial_rust_libp2p() {
+    let mut node = RustNode::spawn(Security::WsNoise).await;
+    let host = our_host_on("/ip4/127.0.0.1/tcp/0/ws").await;
+    let events = host.subscribe();
+    let their_id = PeerId::from_bytes(&node.peer_id.to_bytes()).unwrap();
+    host.connect(AddrInfo {
+        peer_id: their_id,
+        addrs: vec![to_ours(&node.listen_addr)],
+    })
+    .await
+    .unwrap();
+    check_both(&host, &mut node, events).await;
+    host.close().await;
+}
+
+#[tokio::test]
+async fn identify_over_websocket_when_rust_libp2p_dials_us() {
+    let mut node = RustNode::spawn(Security::WsNoise).await;
+    let host = our_host_on("/ip4/127.0.0.1/tcp/0/ws").await;
     let events = host.subscribe();
     let addr: libp2p::Multiaddr = host.listen_addrs()[0].to_string().parse().unwrap();
     node.dial(addr).await.unwrap();
