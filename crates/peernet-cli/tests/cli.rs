@@ -305,6 +305,32 @@ fn dialing_gives_up_after_the_timeout() {
     assert!(stderr(&o).contains("timed out after 1s"), "{}", stderr(&o));
 }
 
+/// Ping, echo and identify against `addr`; identify must list a listen address containing
+/// `marker` (the transport under test).
+fn ping_echo_identify(addr: &str, marker: &str) {
+    let o = peernet(&["--json", "ping", addr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["type"], "ping");
+    let text = format!("over {marker}");
+    let o = peernet(&["--json", "echo", addr, &text]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        json_lines(&o)[0],
+        serde_json::json!({"type": "echo", "text": text})
+    );
+    let o = peernet(&["--json", "identify", addr]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = &json_lines(&o)[0];
+    assert!(
+        id["listen_addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(marker)),
+        "{id}"
+    );
+}
+
 #[test]
 fn quic_listen_ping_echo_and_identify() {
     let node = ListenNode::start(&["--quic", "0"]);
@@ -313,20 +339,7 @@ fn quic_listen_ping_echo_and_identify() {
         "{}",
         node.addr
     );
-    let o = peernet(&["--json", "ping", &node.addr]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(json_lines(&o)[0]["type"], "ping");
-    let o = peernet(&["--json", "echo", &node.addr, "over quic"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), r#"{"type":"echo","text":"over quic"}"#);
-    let o = peernet(&["--json", "identify", &node.addr]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let id = &json_lines(&o)[0];
-    assert!(id["listen_addrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a.as_str().unwrap().contains("quic-v1")));
+    ping_echo_identify(&node.addr, "quic-v1");
     // QUIC needs TLS: an insecure dialer says so instead of trying.
     let o = peernet(&["echo", &node.addr, "x", "--insecure"]);
     assert!(!o.status.success());
@@ -342,20 +355,7 @@ fn websocket_listen_ping_echo_identify_and_perf() {
         "{}",
         node.addr
     );
-    let o = peernet(&["--json", "ping", &node.addr]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(json_lines(&o)[0]["type"], "ping");
-    let o = peernet(&["--json", "echo", &node.addr, "over ws"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o).trim(), r#"{"type":"echo","text":"over ws"}"#);
-    let o = peernet(&["--json", "identify", &node.addr]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let id = &json_lines(&o)[0];
-    assert!(id["listen_addrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a.as_str().unwrap().ends_with("/ws")));
+    ping_echo_identify(&node.addr, "/ws");
     let o = peernet(&[
         "--json",
         "perf",

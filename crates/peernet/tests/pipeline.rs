@@ -33,18 +33,7 @@ fn serve_echo(mut listener: Listener) -> tokio::sync::mpsc::UnboundedReceiver<Co
                             .negotiate(&mut |p| p == ECHO, &|| vec![ECHO.into()])
                             .await;
                         let Ok(mut stream) = negotiated else { return };
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        return;
-                                    }
-                                }
-                            }
-                        }
-                        let _ = stream.shutdown().await;
+                        let _ = peernet::services::echo::serve(&mut stream).await;
                     });
                 }
             });
