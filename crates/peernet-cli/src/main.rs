@@ -150,7 +150,11 @@ enum Command {
         security: SecurityArgs,
     },
     /// Start two local nodes and show the stack working end to end.
-    Demo,
+    Demo {
+        /// Bytes the perf run moves each way on every combination.
+        #[arg(long, default_value = "256MiB")]
+        perf_bytes: String,
+    },
     /// Ethereum's devp2p: RLPx listen and dial.
     Devp2p {
         #[command(subcommand)]
@@ -265,7 +269,7 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
             let conn = node::dial(&transport, &addr, timeout).await?;
             node::perf_cmd(&conn, upload, download, out).await
         }
-        Command::Demo => demo::run(out).await,
+        Command::Demo { perf_bytes } => demo::run(node::parse_bytes(&perf_bytes)?, out).await,
         Command::Devp2p { command } => devp2p::run(command, out, timeout).await,
     }
 }

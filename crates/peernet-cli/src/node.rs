@@ -308,37 +308,56 @@ pub async fn echo_cmd(conn: &Connection, text: &str, out: Output) -> Result<()> 
     Ok(())
 }
 
-/// `peernet perf` for one transfer: the JSON lines of the libp2p perf benchmark.
+/// `peernet perf` for one transfer: the JSON lines of the libp2p perf benchmark with `--json`;
+/// in human mode a live progress line (redrawn in place on a terminal, a line a second
+/// otherwise) and a summary.
 pub async fn perf_cmd(conn: &Connection, upload: u64, download: u64, out: Output) -> Result<()> {
     let stream = conn.open_stream(&[perf::PROTOCOL]).await?;
+    let (mut up, mut down, mut elapsed) = (0u64, 0u64, Duration::ZERO);
     let result = perf::run(stream, upload, download, |p| {
+        up += p.upload_bytes;
+        down += p.download_bytes;
+        elapsed += p.interval;
         let secs = p.interval.as_secs_f64();
-        let bits = (p.upload_bytes + p.download_bytes) as f64 * 8.0;
-        out.emit(
-            format!(
-                "  {:>10} up {:>10} down in {:.2}s  {:.2} Gbit/s",
-                format_bytes(p.upload_bytes),
-                format_bytes(p.download_bytes),
-                secs,
-                bits / secs.max(1e-9) / 1e9
-            ),
-            json!({"type": "intermediary", "timeSeconds": secs, "uploadBytes": p.upload_bytes, "downloadBytes": p.download_bytes}),
+        let rate = gbps(p.upload_bytes + p.download_bytes, p.interval);
+        let line = format!(
+            "  ↑ {:>10} of {}  ↓ {:>10} of {}  {:>6.2} Gbit/s  {:>5.1} s",
+            format_bytes(up),
+            format_bytes(upload),
+            format_bytes(down),
+            format_bytes(download),
+            rate,
+            elapsed.as_secs_f64()
         );
+        if out.live() {
+            out.progress(line);
+        } else {
+            out.emit(
+                line,
+                json!({"type": "intermediary", "timeSeconds": secs, "uploadBytes": p.upload_bytes, "downloadBytes": p.download_bytes}),
+            );
+        }
     })
-    .await?;
+    .await;
+    out.end_progress();
+    let result = result?;
     let secs = result.elapsed.as_secs_f64();
-    let bits = (result.upload_bytes + result.download_bytes) as f64 * 8.0;
     out.emit(
         format!(
-            "uploaded {} and downloaded {} in {:.3}s: {:.2} Gbit/s",
+            "uploaded {} and downloaded {} in {:.3} s: {:.2} Gbit/s",
             format_bytes(result.upload_bytes),
             format_bytes(result.download_bytes),
             secs,
-            bits / secs.max(1e-9) / 1e9
+            gbps(result.upload_bytes + result.download_bytes, result.elapsed)
         ),
         json!({"type": "final", "timeSeconds": secs, "uploadBytes": result.upload_bytes, "downloadBytes": result.download_bytes}),
     );
     Ok(())
+}
+
+/// Bits per second, in Gbit/s, for `bytes` moved in `d`.
+fn gbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 * 8.0 / d.as_secs_f64().max(1e-9) / 1e9
 }
 
 /// `peernet perf --repeat N`: N fresh connections, each with a 1-byte round trip.

@@ -32,6 +32,32 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Whether progress lines can be redrawn in place: human mode on a terminal.
+    pub fn live(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.json && std::io::stdout().is_terminal()
+    }
+
+    /// Redraws the live progress line (human mode on a terminal only; a no-op otherwise).
+    pub fn progress(&self, line: impl fmt::Display) {
+        use std::io::Write;
+        if !self.live() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        // Carriage return, the line, then erase whatever the previous line left to its right.
+        let _ = write!(stdout, "\r{line}\x1b[K").and_then(|()| stdout.flush());
+    }
+
+    /// Ends a live progress line so that the next output starts on a line of its own.
+    pub fn end_progress(&self) {
+        if self.live() {
+            println!();
+        }
+    }
+}
+
 /// A failure of a command: printed as `error: …` on stderr, exit code 1.
 #[derive(Debug)]
 pub struct CliError(pub String);

@@ -375,3 +375,39 @@ fn websocket_listen_ping_echo_identify_and_perf() {
     assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
     assert!(node.stop().success());
 }
+
+#[test]
+fn demo_runs_every_combination() {
+    let o = peernet(&["--json", "demo", "--perf-bytes", "1MiB"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json_lines(&o);
+    let combos: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["type"], "demo");
+            assert_eq!(r["echo"], true, "{r}");
+            // The server announces at least identify, ping, echo and perf.
+            assert!(r["protocols"].as_u64().unwrap() >= 4, "{r}");
+            format!(
+                "{}/{}/{}",
+                r["transport"].as_str().unwrap(),
+                r["security"].as_str().unwrap(),
+                r["muxer"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "tcp/noise/yamux",
+        "tcp/tls/yamux",
+        "tcp/plaintext/yamux",
+        "quic-v1/tls/quic",
+        "ws/noise/yamux",
+        "ws/tls/yamux",
+        "memory/noise/yamux",
+    ] {
+        assert!(
+            combos.iter().any(|c| c == expected),
+            "{expected} missing from {combos:?}"
+        );
+    }
+}
