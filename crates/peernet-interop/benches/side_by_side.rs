@@ -3,13 +3,14 @@
 //! Both stacks run the libp2p perf protocol (`/perf/1.0.0`) between two nodes in this process
 //! over loopback TCP, then over loopback QUIC v1: one stream uploads N bytes, then one stream
 //! downloads N bytes. rust-libp2p uses its stock configuration for the same transport, security
-//! and muxer. Last, the time to a new QUIC connection plus a 1-byte echo round trip on a fresh
-//! stream (median of 30). Raw loopback TCP and
+//! and muxer. Last, the time to a new connection plus a 1-byte echo round trip on a fresh
+//! stream, over TCP (Noise, yamux) and QUIC (median of 100 in a warm process). Raw loopback TCP and
 //! single-core AEAD sealing are measured in the same run as the physical ceilings.
 //!
 //! ```sh
 //! cargo bench -p peernet-interop --bench side_by_side            # 1 GiB each way
 //! cargo bench -p peernet-interop --bench side_by_side -- 256MiB   # a quicker run
+//! cargo bench -p peernet-interop --bench side_by_side -- 256MiB quic   # rows naming "quic"
 //! ```
 
 #[path = "../tests/support/mod.rs"]
@@ -207,29 +208,59 @@ async fn rust_pair(security: Security, bytes: u64) -> (f64, f64) {
     (gbps(bytes, up), gbps(bytes, down))
 }
 
-const SETUP_ROUNDS: usize = 30;
+/// Timed connection setups per stack, after [`SETUP_WARMUP`] untimed ones (a warm process).
+const SETUP_ROUNDS: usize = 100;
+const SETUP_WARMUP: usize = 5;
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
 }
 
-/// Median time of a new QUIC connection plus a 1-byte echo on a new stream, peernet to peernet.
-async fn peernet_quic_setup() -> Duration {
-    let server = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
-    let client = QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
-    let listener = server
-        .listen(&"/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap())
-        .unwrap();
+/// Median time of a new connection plus a 1-byte echo on a new stream, peernet to peernet,
+/// over QUIC v1 (`row` = `Row::Quic`) or TCP with the row's security and yamux.
+async fn peernet_setup(row: Row) -> Duration {
+    let listen = match row {
+        Row::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
+        Row::Tcp(..) => "/ip4/127.0.0.1/tcp/0",
+    }
+    .parse()
+    .unwrap();
+    enum Dialer {
+        Tcp(TcpTransport),
+        Quic(QuicTransport),
+    }
+    let (listener, client) = match row {
+        Row::Quic => {
+            let server =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            let client =
+                QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
+            (server.listen(&listen).unwrap(), Dialer::Quic(client))
+        }
+        Row::Tcp(security, _) => {
+            let upgrader = |k| Upgrader::new(k).with_security(vec![security]);
+            let server =
+                TcpTransport::new(upgrader(Keypair::generate_ed25519()), TcpConfig::default());
+            let client =
+                TcpTransport::new(upgrader(Keypair::generate_ed25519()), TcpConfig::default());
+            (server.listen(&listen).unwrap(), Dialer::Tcp(client))
+        }
+    };
     let addr = listener.local_addr().clone();
     serve(listener);
     let mut times = Vec::new();
-    for _ in 0..SETUP_ROUNDS {
+    for round in 0..SETUP_WARMUP + SETUP_ROUNDS {
         let start = Instant::now();
-        let conn = client.dial(&addr, None).await.unwrap();
+        let conn = match &client {
+            Dialer::Quic(t) => t.dial(&addr, None).await.unwrap(),
+            Dialer::Tcp(t) => t.dial(&addr, None).await.unwrap(),
+        };
         let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
         let back = echo::echo(stream, b"x", 1).await.unwrap();
-        times.push(start.elapsed());
+        if round >= SETUP_WARMUP {
+            times.push(start.elapsed());
+        }
         assert_eq!(back, b"x");
         conn.close().await;
     }
@@ -237,18 +268,20 @@ async fn peernet_quic_setup() -> Duration {
 }
 
 /// The same between two rust-libp2p nodes (their dial, libp2p-stream, their echo).
-async fn rust_quic_setup() -> Duration {
-    let server = RustNode::spawn(Security::Quic).await;
-    let mut client = RustNode::spawn(Security::Quic).await;
+async fn rust_setup(security: Security) -> Duration {
+    let server = RustNode::spawn(security).await;
+    let mut client = RustNode::spawn(security).await;
     let addr = server.listen_addr.clone().with_p2p(server.peer_id).unwrap();
     let mut control = client.control.clone();
     let mut times = Vec::new();
-    for _ in 0..SETUP_ROUNDS {
+    for round in 0..SETUP_WARMUP + SETUP_ROUNDS {
         let start = Instant::now();
         client.dial(addr.clone()).await.unwrap();
         let stream = control.open_stream(server.peer_id, ECHO).await.unwrap();
         let back = echo_via_libp2p(stream, b"x").await;
-        times.push(start.elapsed());
+        if round >= SETUP_WARMUP {
+            times.push(start.elapsed());
+        }
         assert_eq!(back, b"x");
         client.disconnect(server.peer_id);
         let server_id = server.peer_id;
@@ -326,8 +359,22 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// Whether the row `name` runs: every row, or those whose name contains an argument given
+/// after the size (e.g. `-- 256MiB quic`).
+fn wanted(name: &str) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && !a.to_ascii_lowercase().ends_with("ib"))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+}
+
 fn main() {
-    let bytes = parse_size(std::env::args().skip(1).find(|a| !a.starts_with('-')));
+    let bytes = parse_size(
+        std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-') && a.to_ascii_lowercase().ends_with("ib")),
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!(
         "side-by-side throughput, {} MiB per direction, one stream, loopback TCP and QUIC",
@@ -355,6 +402,9 @@ fn main() {
         ),
         (Row::Quic, "quic-v1"),
     ] {
+        if !wanted(name) {
+            continue;
+        }
         let theirs = match row {
             Row::Tcp(_, theirs) => theirs,
             Row::Quic => Security::Quic,
@@ -366,12 +416,31 @@ fn main() {
             "{name:<18} {ou:>9.2} Gb/s {od:>9.2} Gb/s {ru:>9.2} Gb/s {rd:>9.2} Gb/s {ratio:>7.2}x"
         );
     }
-    let ours = rt.block_on(peernet_quic_setup());
-    let theirs = rt.block_on(rust_quic_setup());
     println!(
-        "\nquic-v1 new connection + 1-byte echo (median of {SETUP_ROUNDS}): ours {:.3} ms, rust {:.3} ms, ours/rust {:.2}x",
-        ours.as_secs_f64() * 1e3,
-        theirs.as_secs_f64() * 1e3,
-        ours.as_secs_f64() / theirs.as_secs_f64()
+        "\nnew connection + 1-byte echo on a new stream (median of {SETUP_ROUNDS}, after {SETUP_WARMUP} untimed)"
     );
+    println!(
+        "{:<18} {:>10} {:>10} {:>10}",
+        "stack", "ours", "rust", "ours/rust"
+    );
+    for (row, theirs, name) in [
+        (
+            Row::Tcp(SecurityProtocol::Noise, Security::Noise),
+            Security::Noise,
+            "tcp/noise/yamux",
+        ),
+        (Row::Quic, Security::Quic, "quic-v1"),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let ours = rt.block_on(peernet_setup(row));
+        let rust = rt.block_on(rust_setup(theirs));
+        println!(
+            "{name:<18} {:>7.3} ms {:>7.3} ms {:>9.2}x",
+            ours.as_secs_f64() * 1e3,
+            rust.as_secs_f64() * 1e3,
+            ours.as_secs_f64() / rust.as_secs_f64()
+        );
+    }
 }
