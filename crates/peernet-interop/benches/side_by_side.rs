@@ -22,7 +22,7 @@ use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use peernet::services::{echo, perf};
 use peernet::{
     Connection, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig,
-    TcpTransport, Upgrader,
+    TcpTransport, Transport, Upgrader,
 };
 use support::{echo_via_libp2p, RustNode, Security, Seen, ECHO};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,17 +226,13 @@ async fn peernet_setup(row: Row) -> Duration {
     }
     .parse()
     .unwrap();
-    enum Dialer {
-        Tcp(TcpTransport),
-        Quic(QuicTransport),
-    }
     let (listener, client) = match row {
         Row::Quic => {
             let server =
                 QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
             let client =
                 QuicTransport::new(&Keypair::generate_ed25519(), QuicConfig::default()).unwrap();
-            (server.listen(&listen).unwrap(), Dialer::Quic(client))
+            (server.listen(&listen).unwrap(), Transport::from(client))
         }
         Row::Tcp(security, _) => {
             let upgrader = |k| Upgrader::new(k).with_security(vec![security]);
@@ -244,7 +240,7 @@ async fn peernet_setup(row: Row) -> Duration {
                 TcpTransport::new(upgrader(Keypair::generate_ed25519()), TcpConfig::default());
             let client =
                 TcpTransport::new(upgrader(Keypair::generate_ed25519()), TcpConfig::default());
-            (server.listen(&listen).unwrap(), Dialer::Tcp(client))
+            (server.listen(&listen).unwrap(), Transport::from(client))
         }
     };
     let addr = listener.local_addr().clone();
@@ -252,10 +248,7 @@ async fn peernet_setup(row: Row) -> Duration {
     let mut times = Vec::new();
     for round in 0..SETUP_WARMUP + SETUP_ROUNDS {
         let start = Instant::now();
-        let conn = match &client {
-            Dialer::Quic(t) => t.dial(&addr, None).await.unwrap(),
-            Dialer::Tcp(t) => t.dial(&addr, None).await.unwrap(),
-        };
+        let conn = client.dial(&addr, None).await.unwrap();
         let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
         let back = echo::echo(stream, b"x", 1).await.unwrap();
         if round >= SETUP_WARMUP {
