@@ -6,13 +6,15 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use peernet_core::identify::{Identify, IdentifyReader, PROTOCOL, PUSH_PROTOCOL};
+use peernet_core::identify::{Identify, IdentifyReader, SignedPeerRecord, PROTOCOL, PUSH_PROTOCOL};
 use peernet_core::identity::PeerRecord;
 use peernet_core::{Multiaddr, PeerId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{AddrTtl, Host, HostError, HostEvent, Inner, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION};
+use super::{
+    AddrTtl, Host, HostError, HostEvent, Inner, RecordOutcome, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
+};
 use crate::{DialOptions, Stream, SwarmEvent};
 
 /// Time allowed for a whole identify or push exchange (read or write).
@@ -144,25 +146,46 @@ async fn identify_conn(host: Host, peer: PeerId, id: crate::ConnectionId) {
     let _ = host.inner.events.send(event);
 }
 
-/// Our identify message; `observed` is where we see the remote.
-fn our_identify(host: &Host, observed: Option<Multiaddr>) -> Identify {
-    let listen_addrs = host.listen_addrs();
-    let seq = SystemTime::now()
+/// Our signed peer record for `addrs`: the one made last while the addresses stay the same,
+/// else a new one whose sequence number is the time in microseconds, or one more than the
+/// previous record's if the clock went back, so that peers always take the newest.
+fn our_record(host: &Host, addrs: &[Multiaddr]) -> Option<SignedPeerRecord> {
+    let mut cached = host.inner.record.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((for_addrs, record)) = cached.as_ref() {
+        if for_addrs.as_slice() == addrs {
+            return Some(record.clone());
+        }
+    }
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0);
+    let seq = match cached.as_ref() {
+        Some((_, previous)) => now.max(previous.record.seq.saturating_add(1)),
+        None => now,
+    };
     let record = PeerRecord {
         peer_id: host.id().clone(),
         seq,
-        addresses: listen_addrs.iter().map(Multiaddr::to_vec).collect(),
+        addresses: addrs.iter().map(Multiaddr::to_vec).collect(),
     };
-    let signed_peer_record = match record.seal(host.keypair()) {
-        Ok(envelope) => Some(peernet_core::identify::SignedPeerRecord { record, envelope }),
+    match record.seal(host.keypair()) {
+        Ok(envelope) => {
+            let signed = SignedPeerRecord { record, envelope };
+            *cached = Some((addrs.to_vec(), signed.clone()));
+            Some(signed)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot seal our peer record");
             None
         }
-    };
+    }
+}
+
+/// Our identify message; `observed` is where we see the remote.
+fn our_identify(host: &Host, observed: Option<Multiaddr>) -> Identify {
+    let listen_addrs = host.listen_addrs();
+    let signed_peer_record = our_record(host, &listen_addrs);
     Identify {
         protocol_version: Some(PROTOCOL_VERSION.to_owned()),
         agent_version: Some(host.inner.user_agent.clone()),
@@ -270,22 +293,21 @@ fn apply(host: &Host, peer: &PeerId, msg: &Identify, push: bool) -> Result<(), H
         msg.agent_version.clone(),
         msg.protocol_version.clone(),
     )?;
-    // A signed record is the authority on addresses (go prefers it); else the listen list.
-    let addrs: Vec<Multiaddr> = match &msg.signed_peer_record {
-        Some(spr) => spr
-            .record
-            .addresses
-            .iter()
-            .filter_map(|a| Multiaddr::from_bytes(a).ok())
-            .collect(),
-        None => msg.listen_addrs.clone(),
-    };
     let ttl = if host.inner.swarm.conns_to_peer(peer).is_empty() {
         AddrTtl::RecentlyConnected
     } else {
         AddrTtl::Connected
     };
-    ps.add_addrs(peer, addrs, ttl)?;
+    // A signed record is the authority on addresses (go prefers it) when it is newer than the
+    // one we hold; a stale one is ignored, listen list included. Without one, the listen list.
+    match &msg.signed_peer_record {
+        Some(spr) => {
+            if let RecordOutcome::Stale { held } = ps.consume_peer_record(peer, spr, ttl)? {
+                tracing::debug!(%peer, seq = spr.record.seq, held, "stale signed peer record ignored");
+            }
+        }
+        None => ps.add_addrs(peer, msg.listen_addrs.clone(), ttl)?,
+    }
     if let (Some(observed), false) = (&msg.observed_addr, push) {
         let mut list = host
             .inner

@@ -47,7 +47,8 @@ mod tests;
 pub use connmgr::{ConnManager, ConnManagerConfig, ConnSnapshot};
 pub use identify::IdentifyInfo;
 pub use peerstore::{
-    AddrTtl, Peerstore, PeerstoreError, PeerstoreLimits, RECENTLY_CONNECTED_TTL, TEMP_TTL,
+    AddrTtl, Peerstore, PeerstoreError, PeerstoreLimits, RecordOutcome, RECENTLY_CONNECTED_TTL,
+    TEMP_TTL,
 };
 
 use std::collections::HashMap;
@@ -269,6 +270,7 @@ impl HostBuilder {
                 conn_manager: ConnManager::new(self.conn_manager),
                 trimming: AtomicBool::new(false),
                 pings: Mutex::new(HashMap::new()),
+                record: Mutex::new(None),
             }),
         };
         identify::start(&host);
@@ -306,6 +308,8 @@ struct Inner {
     trimming: AtomicBool,
     /// Inbound ping streams being served, per peer.
     pings: Mutex<HashMap<PeerId, usize>>,
+    /// Our last signed peer record and the addresses it was made for.
+    record: Mutex<Option<(Vec<Multiaddr>, peernet_core::identify::SignedPeerRecord)>>,
 }
 
 /// Serves `/ipfs/ping/1.0.0`, at most [`MAX_INBOUND_STREAMS_PER_PEER`] streams per peer at once

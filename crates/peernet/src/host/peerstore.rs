@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use peernet_core::identify::SignedPeerRecord;
 use peernet_core::{Multiaddr, PeerId, PublicKey};
 
 /// How long an address stays known (go-libp2p's `peerstore` TTL constants).
@@ -89,6 +90,28 @@ pub enum PeerstoreError {
     /// network).
     #[error("public key does not match peer {0}")]
     KeyMismatch(PeerId),
+    /// A signed peer record was offered for another peer than the one it is stored under
+    /// (the remote's fault if it came from the network).
+    #[error("the signed peer record of {record} was offered as {peer}'s")]
+    RecordMismatch {
+        /// The peer it was offered for.
+        peer: PeerId,
+        /// The peer the record speaks for.
+        record: PeerId,
+    },
+}
+
+/// What [`Peerstore::consume_peer_record`] did with a signed peer record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// The record is newer than the one held (or the first): it is now the peer's, and its
+    /// addresses replaced those of the previous record.
+    Accepted,
+    /// A record with this sequence number or a higher one is already held: nothing changed.
+    Stale {
+        /// The sequence number held.
+        held: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +129,8 @@ struct PeerData {
     agent_version: Option<String>,
     protocol_version: Option<String>,
     latency: Option<Duration>,
+    /// The newest signed peer record seen (go's certified address book).
+    record: Option<SignedPeerRecord>,
 }
 
 impl PeerData {
@@ -120,6 +145,7 @@ impl PeerData {
             && self.agent_version.is_none()
             && self.protocol_version.is_none()
             && self.latency.is_none()
+            && self.record.is_none()
     }
 }
 
@@ -217,6 +243,65 @@ impl Peerstore {
             }
         }
         Ok(())
+    }
+
+    /// Takes a verified signed peer record of `peer` (go's `ConsumePeerRecord`): kept if its
+    /// sequence number is higher than that of the record held, its addresses then added with
+    /// `ttl` and the previous record's addresses that it no longer lists removed. An older or
+    /// equal record changes nothing, so a replayed record cannot bring back stale addresses.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerstoreError::RecordMismatch`] if the record is another peer's;
+    /// [`PeerstoreError::Full`] as for [`add_addrs`](Self::add_addrs).
+    pub fn consume_peer_record(
+        &self,
+        peer: &PeerId,
+        record: &SignedPeerRecord,
+        ttl: AddrTtl,
+    ) -> Result<RecordOutcome, PeerstoreError> {
+        if &record.record.peer_id != peer {
+            return Err(PeerstoreError::RecordMismatch {
+                peer: peer.clone(),
+                record: record.record.peer_id.clone(),
+            });
+        }
+        let addrs: Vec<Multiaddr> = record
+            .record
+            .addresses
+            .iter()
+            .filter_map(|a| Multiaddr::from_bytes(a).ok())
+            .map(strip_p2p)
+            .collect();
+        {
+            let now = (self.clock)();
+            let mut map = self.lock();
+            let data = self.entry(&mut map, peer, now)?;
+            if let Some(held) = &data.record {
+                if held.record.seq >= record.record.seq {
+                    return Ok(RecordOutcome::Stale {
+                        held: held.record.seq,
+                    });
+                }
+                let dropped: Vec<Multiaddr> = held
+                    .record
+                    .addresses
+                    .iter()
+                    .filter_map(|a| Multiaddr::from_bytes(a).ok())
+                    .map(strip_p2p)
+                    .filter(|a| !addrs.contains(a))
+                    .collect();
+                data.addrs.retain(|a| !dropped.contains(&a.addr));
+            }
+            data.record = Some(record.clone());
+        }
+        self.add_addrs(peer, addrs, ttl)?;
+        Ok(RecordOutcome::Accepted)
+    }
+
+    /// The newest signed peer record held for `peer`, to forward as is.
+    pub fn peer_record(&self, peer: &PeerId) -> Option<SignedPeerRecord> {
+        self.lock().get(peer).and_then(|d| d.record.clone())
     }
 
     /// Sets the lifetime of the given addresses of `peer`, replacing what was known for them
@@ -420,6 +505,58 @@ mod tests {
 
     fn addr(port: u16) -> Multiaddr {
         format!("/ip4/10.0.0.1/tcp/{port}").parse().unwrap()
+    }
+
+    fn signed_record(key: &Keypair, seq: u64, ports: &[u16]) -> SignedPeerRecord {
+        let record = peernet_core::identity::PeerRecord {
+            peer_id: key.to_peer_id(),
+            seq,
+            addresses: ports.iter().map(|p| addr(*p).to_vec()).collect(),
+        };
+        let envelope = record.seal(key).unwrap();
+        SignedPeerRecord { record, envelope }
+    }
+
+    #[test]
+    fn only_newer_peer_records_are_taken_and_replace_the_old_addresses() {
+        let ps = Peerstore::new(PeerstoreLimits::default());
+        let key = Keypair::generate_ed25519();
+        let peer = key.to_peer_id();
+        ps.add_addrs(&peer, [addr(9)], AddrTtl::Permanent).unwrap();
+        let first = signed_record(&key, 10, &[1, 2]);
+        assert_eq!(
+            ps.consume_peer_record(&peer, &first, AddrTtl::Connected),
+            Ok(RecordOutcome::Accepted)
+        );
+        assert_eq!(ps.addrs(&peer), vec![addr(9), addr(1), addr(2)]);
+
+        // A replay, or an older record, changes nothing.
+        for seq in [10, 9] {
+            let old = signed_record(&key, seq, &[7]);
+            assert_eq!(
+                ps.consume_peer_record(&peer, &old, AddrTtl::Connected),
+                Ok(RecordOutcome::Stale { held: 10 })
+            );
+        }
+        assert_eq!(ps.addrs(&peer), vec![addr(9), addr(1), addr(2)]);
+        assert_eq!(ps.peer_record(&peer), Some(first));
+
+        // A newer one drops what the previous record listed and it does not; other addresses
+        // stay.
+        let second = signed_record(&key, 11, &[2, 3]);
+        assert_eq!(
+            ps.consume_peer_record(&peer, &second, AddrTtl::Connected),
+            Ok(RecordOutcome::Accepted)
+        );
+        assert_eq!(ps.addrs(&peer), vec![addr(9), addr(2), addr(3)]);
+        assert_eq!(ps.peer_record(&peer).unwrap().record.seq, 11);
+
+        // Someone else's record is refused.
+        let other = Keypair::generate_ed25519();
+        assert!(matches!(
+            ps.consume_peer_record(&peer, &signed_record(&other, 99, &[4]), AddrTtl::Connected),
+            Err(PeerstoreError::RecordMismatch { .. })
+        ));
     }
 
     #[test]

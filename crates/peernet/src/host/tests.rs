@@ -212,6 +212,12 @@ async fn identify_fills_both_peerstores_and_push_updates_them() {
     }
     assert_eq!(ps.addrs(server.id()), server.listen_addrs());
     assert!(ps.public_key(server.id()).is_some());
+    // The signed record is kept, and asking again (addresses unchanged) brings the same
+    // record back: the sequence number only moves when the addresses do.
+    let held = ps.peer_record(server.id()).expect("signed record kept");
+    assert_eq!(Some(&held), got.message.signed_peer_record.as_ref());
+    let again = client.identify(server.id()).await.unwrap();
+    assert_eq!(again.message.signed_peer_record, Some(held));
 
     // ...and the server identified the client (inbound connection).
     wait_for(
