@@ -9,7 +9,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, CommonState, ServerConfig, SignatureScheme};
 
 use super::certificate::{make_certificate, parse_certificate};
-use super::verifier::Libp2pCertVerifier;
+use super::verifier::{Libp2pCertVerifier, VerifiedCertificates};
 use super::{Keypair, PublicKey, TlsError};
 use crate::PeerId;
 
@@ -110,6 +110,8 @@ impl ResolvesServerCert for OneCertificate {
 pub struct TlsIdentity {
     provider: Arc<CryptoProvider>,
     certificate: Arc<OneCertificate>,
+    /// Peer certificates verified before, shared by every connection of this identity.
+    verified: Arc<VerifiedCertificates>,
 }
 
 impl TlsIdentity {
@@ -120,7 +122,16 @@ impl TlsIdentity {
         Ok(TlsIdentity {
             provider,
             certificate,
+            verified: Arc::new(VerifiedCertificates::new(
+                VerifiedCertificates::DEFAULT_CAPACITY,
+            )),
         })
+    }
+
+    /// A verifier of peer certificates (any peer, or only `expected`) that shares this
+    /// identity's memory of certificates already verified.
+    pub fn verifier(&self, expected: Option<PeerId>) -> Libp2pCertVerifier {
+        Libp2pCertVerifier::new(expected).with_cache(Arc::clone(&self.verified))
     }
 
     /// The dialer's configuration: this identity's certificate, verification of the server's
@@ -139,7 +150,7 @@ impl TlsIdentity {
                 .with_protocol_versions(&[&rustls::version::TLS13])
                 .map_err(config_error)?
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Libp2pCertVerifier::new(expected)))
+                .with_custom_certificate_verifier(Arc::new(self.verifier(expected)))
                 .with_client_cert_resolver(
                     Arc::clone(&self.certificate) as Arc<dyn ResolvesClientCert>
                 );
@@ -162,7 +173,7 @@ impl TlsIdentity {
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(config_error)?
-            .with_client_cert_verifier(Arc::new(Libp2pCertVerifier::new(None)))
+            .with_client_cert_verifier(Arc::new(self.verifier(None)))
             .with_cert_resolver(Arc::clone(&self.certificate) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = alpn_protocols(muxers);
         config.session_storage = Arc::new(NoServerSessionStorage {});

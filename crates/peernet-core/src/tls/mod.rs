@@ -47,7 +47,7 @@ pub use config::{
     client_config, remote_info, server_config, server_config_for_client_hello, RemoteInfo,
     TlsIdentity, ALPN, PROTOCOL_ID,
 };
-pub use verifier::Libp2pCertVerifier;
+pub use verifier::{Libp2pCertVerifier, VerifiedCertificates};
 
 use crate::PeerId;
 

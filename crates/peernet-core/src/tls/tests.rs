@@ -603,3 +603,51 @@ fn identity_reuses_its_certificate_across_connections() {
     }
     assert_eq!(seen[0], seen[1]);
 }
+
+#[test]
+fn remembered_certificates_are_still_checked_for_time_and_peer() {
+    let cache = Arc::new(VerifiedCertificates::new(2));
+    let der = CertificateDer::from(hex(VECTOR_ED25519));
+    let peer: PeerId = "12D3KooWM6CgA9iBFZmcYAHA6A2qvbAxqfkmrYiRQuz3XEsk4Ksv"
+        .parse()
+        .unwrap();
+    let verifier = Libp2pCertVerifier::new(Some(peer.clone())).with_cache(Arc::clone(&cache));
+    verifier.verify_chain(&der, &[], now()).unwrap();
+    assert_eq!(cache.len(), 1);
+    // A hit: same answer, nothing added.
+    let again = verifier.verify_chain(&der, &[], now()).unwrap();
+    assert_eq!(again.peer_id(), &peer);
+    assert_eq!(cache.len(), 1);
+    // The cached certificate is still refused outside its validity and for another peer.
+    let after = UnixTime::since_unix_epoch(std::time::Duration::from_secs(67_090_165_201));
+    assert_eq!(
+        verifier.verify_chain(&der, &[], after).unwrap_err(),
+        TlsError::Expired
+    );
+    let other = Keypair::ed25519_from_seed(7).public().to_peer_id();
+    assert!(matches!(
+        Libp2pCertVerifier::new(Some(other))
+            .with_cache(Arc::clone(&cache))
+            .verify_chain(&der, &[], now()),
+        Err(TlsError::PeerIdMismatch { .. })
+    ));
+}
+
+#[test]
+fn refused_certificates_are_not_remembered_and_the_cache_is_bounded() {
+    let cache = VerifiedCertificates::new(2);
+    assert!(cache.parse(&hex(VECTOR_INVALID)).is_err());
+    assert!(cache.is_empty());
+    // A one-byte change to a good certificate is a different certificate, verified anew.
+    let mut tampered = hex(VECTOR_ECDSA);
+    cache.parse(&tampered).unwrap();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(cache.parse(&tampered).is_err());
+    assert_eq!(cache.len(), 1);
+    for vector in [VECTOR_ED25519, VECTOR_SECP256K1, VECTOR_ECDSA] {
+        cache.parse(&hex(vector)).unwrap();
+        assert!(cache.len() <= 2);
+    }
+    assert_eq!(cache.len(), 2);
+}

@@ -1,6 +1,9 @@
 //! The certificate verifier used on both sides of a libp2p TLS handshake.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -23,6 +26,7 @@ use crate::PeerId;
 pub struct Libp2pCertVerifier {
     expected_peer: Option<PeerId>,
     algorithms: WebPkiSupportedAlgorithms,
+    verified: Option<Arc<VerifiedCertificates>>,
 }
 
 impl Libp2pCertVerifier {
@@ -31,7 +35,17 @@ impl Libp2pCertVerifier {
         Libp2pCertVerifier {
             expected_peer,
             algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            verified: None,
         }
+    }
+
+    /// Remembers certificates that passed [`parse_certificate`] in `verified`, so that a peer
+    /// presenting the same certificate again (implementations reuse theirs across
+    /// connections) costs no public-key operation beyond the handshake's own signature. The
+    /// validity period and the expected peer are still checked on every handshake.
+    pub fn with_cache(mut self, verified: Arc<VerifiedCertificates>) -> Self {
+        self.verified = Some(verified);
+        self
     }
 
     /// All the checks of a presented chain: exactly one certificate, valid at `now`, passing
@@ -47,7 +61,10 @@ impl Libp2pCertVerifier {
                 intermediates.len().saturating_add(1),
             ));
         }
-        let certificate = parse_certificate(end_entity)?;
+        let certificate = match &self.verified {
+            Some(cache) => cache.parse(end_entity)?,
+            None => parse_certificate(end_entity)?,
+        };
         certificate.check_validity(now)?;
         if let Some(expected) = &self.expected_peer {
             if certificate.peer_id() != expected {
@@ -74,6 +91,78 @@ impl Libp2pCertVerifier {
             dss,
             &self.algorithms,
         )
+    }
+}
+
+/// A bounded memory of certificates that passed [`parse_certificate`] (both signatures
+/// verified), keyed by the SHA-256 of their DER encoding: the result of parsing is a function
+/// of the bytes alone, so identical bytes need not be verified twice. Refused certificates
+/// are not remembered. When full, the oldest entry makes room.
+#[derive(Debug)]
+pub struct VerifiedCertificates {
+    capacity: usize,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    by_digest: HashMap<[u8; 32], P2pCertificate>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl VerifiedCertificates {
+    /// Certificates a [`TlsIdentity`](super::TlsIdentity) remembers: 256, a few hundred
+    /// bytes each.
+    pub const DEFAULT_CAPACITY: usize = 256;
+
+    /// An empty cache holding at most `capacity` certificates.
+    pub fn new(capacity: usize) -> Self {
+        VerifiedCertificates {
+            capacity,
+            inner: Mutex::new(CacheInner::default()),
+        }
+    }
+
+    /// [`parse_certificate`], answered from memory when these bytes passed before.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_certificate`].
+    pub fn parse(&self, der: &[u8]) -> Result<P2pCertificate, TlsError> {
+        let digest: [u8; 32] = Sha256::digest(der).into();
+        if let Some(hit) = self.lock().by_digest.get(&digest) {
+            return Ok(hit.clone());
+        }
+        let certificate = parse_certificate(der)?;
+        if self.capacity > 0 {
+            let mut inner = self.lock();
+            if !inner.by_digest.contains_key(&digest) {
+                while inner.order.len() >= self.capacity {
+                    if let Some(oldest) = inner.order.pop_front() {
+                        inner.by_digest.remove(&oldest);
+                    }
+                }
+                inner.order.push_back(digest);
+                inner.by_digest.insert(digest, certificate.clone());
+            }
+        }
+        Ok(certificate)
+    }
+
+    /// Certificates remembered now.
+    pub fn len(&self) -> usize {
+        self.lock().order.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // The map and the queue are updated together under the lock; a panic elsewhere
+        // cannot leave them inconsistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -400,7 +400,7 @@ impl QuicTransport {
             .map_err(config_error)?;
         tls.dangerous()
             .set_certificate_verifier(Arc::new(RecordingVerifier {
-                inner: Libp2pCertVerifier::new(expected),
+                inner: self.inner.identity.verifier(expected),
                 verdict: Arc::clone(&verdict),
             }));
         let crypto = QuicClientConfig::try_from(tls).map_err(config_error)?;
