@@ -15,7 +15,7 @@
 //! | `peernet_streams_opened_total` | counter | `protocol`, `direction` |
 //! | `peernet_streams` | gauge | `protocol`, `direction` |
 //! | `peernet_stream_bytes_total` | counter | `protocol`, `direction` (`read`, `written`) |
-//! | `peernet_dials_total` | counter | `transport`, `outcome` (`success` or the error kind) |
+//! | `peernet_dials_total` | counter | `transport`, `outcome` (`success`, the error kind, or `aborted`) |
 //! | `peernet_handshake_duration_seconds` | histogram | `transport`, `security` |
 //! | `peernet_ping_rtt_seconds` | histogram | |
 //! | `peernet_identify_total` | counter | `event` |
@@ -274,7 +274,7 @@ impl Metrics {
         let dials = Family::<DialLabels, Counter>::default();
         registry.register(
             "peernet_dials",
-            "Dials of one address by the swarm, by outcome",
+            "Dials of one address by the swarm, by outcome (aborted: no longer needed)",
             dials.clone(),
         );
         let handshake: HistogramFamily<HandshakeLabels> =
@@ -429,15 +429,21 @@ impl Metrics {
         }
     }
 
-    /// Counts one address dial by the swarm: `None` is success.
-    pub(crate) fn dial_done(&self, addr: &Multiaddr, error: Option<&AddrDialError>) {
-        let outcome = error.map_or("success", dial_outcome);
+    /// A dial of `addr` begins: the returned guard counts it as `aborted` unless
+    /// [`DialGuard::done`] reports its outcome first (the planner aborts dials it no longer
+    /// needs, dropping their tasks).
+    pub(crate) fn dial_started(&self, addr: &Multiaddr) -> DialGuard {
+        DialGuard {
+            metrics: self.clone(),
+            transport: transport_label(addr),
+            done: false,
+        }
+    }
+
+    fn count_dial(&self, transport: &'static str, outcome: &'static str) {
         self.inner
             .dials
-            .get_or_create(&DialLabels {
-                transport: transport_label(addr),
-                outcome,
-            })
+            .get_or_create(&DialLabels { transport, outcome })
             .inc();
     }
 
@@ -454,6 +460,30 @@ impl Metrics {
                 event: event.label(),
             })
             .inc();
+    }
+}
+
+/// Counts a dial when it ends, or as `aborted` when its task is dropped first.
+pub(crate) struct DialGuard {
+    metrics: Metrics,
+    transport: &'static str,
+    done: bool,
+}
+
+impl DialGuard {
+    /// Counts the dial's outcome: `None` is success.
+    pub(crate) fn done(mut self, error: Option<&AddrDialError>) {
+        self.done = true;
+        let outcome = error.map_or("success", dial_outcome);
+        self.metrics.count_dial(self.transport, outcome);
+    }
+}
+
+impl Drop for DialGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.metrics.count_dial(self.transport, "aborted");
+        }
     }
 }
 

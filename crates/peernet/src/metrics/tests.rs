@@ -103,10 +103,12 @@ fn dial_outcomes_ping_and_identify_are_counted() {
     let m = Metrics::new();
     let tcp: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
     let quic: Multiaddr = "/ip4/127.0.0.1/udp/1/quic-v1".parse().unwrap();
-    m.dial_done(&tcp, None);
-    m.dial_done(&tcp, Some(&AddrDialError::Timeout));
-    m.dial_done(&tcp, Some(&AddrDialError::Timeout));
-    m.dial_done(&quic, Some(&AddrDialError::Cancelled));
+    m.dial_started(&tcp).done(None);
+    m.dial_started(&tcp).done(Some(&AddrDialError::Timeout));
+    m.dial_started(&tcp).done(Some(&AddrDialError::Timeout));
+    m.dial_started(&quic).done(Some(&AddrDialError::Cancelled));
+    // A dial task dropped before its end.
+    drop(m.dial_started(&quic));
     m.ping_rtt(Duration::from_millis(3));
     m.identify(IdentifyEvent::Received);
     m.identify(IdentifyEvent::PushSent);
@@ -115,6 +117,7 @@ fn dial_outcomes_ping_and_identify_are_counted() {
         r#"peernet_dials_total{transport="tcp",outcome="success"} 1"#,
         r#"peernet_dials_total{transport="tcp",outcome="timeout"} 2"#,
         r#"peernet_dials_total{transport="quic-v1",outcome="cancelled"} 1"#,
+        r#"peernet_dials_total{transport="quic-v1",outcome="aborted"} 1"#,
         "peernet_ping_rtt_seconds_count 1",
         r#"peernet_identify_total{event="received"} 1"#,
         r#"peernet_identify_total{event="push_sent"} 1"#,

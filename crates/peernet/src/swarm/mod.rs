@@ -1087,6 +1087,7 @@ async fn dial_addr(
             swarm.inner.wake_driver.notify_one();
         }
     };
+    let counted = swarm.inner.metrics.as_ref().map(|m| m.dial_started(&addr));
     let dial = transport.dial_with_progress(&addr, Some(peer.clone()), progressed);
     let deadline = tokio::time::Instant::from_std(deadline);
     let result = match tokio::time::timeout_at(deadline, dial).await {
@@ -1111,8 +1112,8 @@ async fn dial_addr(
     if let Err(e) = &result {
         tracing::debug!(%peer, %addr, error = %e, "dial failed");
     }
-    if let Some(m) = &swarm.inner.metrics {
-        m.dial_done(&addr, result.as_ref().err());
+    if let Some(counted) = counted {
+        counted.done(result.as_ref().err());
     }
     let mut st = swarm.state();
     st.dial_tasks.remove(&job);
