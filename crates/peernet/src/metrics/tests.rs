@@ -185,3 +185,43 @@ fn garbage_requests_are_refused_without_panicking() {
         assert_eq!(parse_head(ok.get(..i).unwrap()), Ok(None), "prefix {i}");
     }
 }
+
+#[test]
+fn random_request_heads_never_panic() {
+    // A small deterministic generator over request-like fragments and raw bytes (the endpoint's
+    // parser is not in `fuzz/`, which builds only the sans-IO crates).
+    let fragments: [&[u8]; 10] = [
+        b"GET",
+        b"HEAD",
+        b" ",
+        b"/metrics",
+        b"?",
+        b"HTTP/1.1",
+        b"\r\n",
+        b"\n",
+        b"\xff",
+        b"\0",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let mut input = Vec::new();
+        for _ in 0..next() % 16 {
+            let pick = (next() % 12) as usize;
+            match fragments.get(pick) {
+                Some(f) => input.extend_from_slice(f),
+                None => input.push(next() as u8),
+            }
+        }
+        if parse_head(&input) == Ok(None) {
+            let complete = input.windows(2).any(|w| w == b"\n\n")
+                || input.windows(4).any(|w| w == b"\r\n\r\n");
+            assert!(!complete, "{input:?}");
+        }
+    }
+}
