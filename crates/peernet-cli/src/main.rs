@@ -94,6 +94,10 @@ enum Command {
         /// IP address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
         ip: String,
+        /// Serve Prometheus metrics (connections, streams, bytes, dials, handshake times) at
+        /// http://ADDR/metrics, e.g. 127.0.0.1:9100 (port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
         #[command(flatten)]
         identity: IdentityArgs,
         #[command(flatten)]
@@ -220,9 +224,10 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
             quic,
             ws,
             ip,
+            metrics,
             identity,
             security,
-        } => node::listen(tcp, quic, ws, &ip, &identity, &security, out).await,
+        } => node::listen(tcp, quic, ws, &ip, metrics, &identity, &security, out).await,
         Command::Ping {
             addr,
             count,

@@ -1,13 +1,13 @@
 //! The libp2p commands: `listen`, `ping`, `echo`, `identify`, `perf`, and what they share (building the
 //! transport from the options, dialing with a timeout, serving the protocols).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
-    Connection, Host, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
+    Connection, Host, Metrics, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
     TcpConfig, TcpTransport, TransportKind, Upgrader, WsTransport,
 };
 use serde_json::json;
@@ -89,11 +89,13 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
 }
 
 /// `peernet listen`.
+#[allow(clippy::too_many_arguments)] // one per option of the command
 pub async fn listen(
     tcp: Option<u16>,
     quic: Option<u16>,
     ws: Option<u16>,
     ip: &str,
+    metrics_addr: Option<SocketAddr>,
     identity: &IdentityArgs,
     security: &SecurityArgs,
     out: Output,
@@ -120,12 +122,39 @@ pub async fn listen(
     listen.extend(quic.map(|port| Multiaddr::quic_v1((ip, port).into())));
     listen
         .extend(ws.map(|port| Multiaddr::tcp((ip, port).into()).with(peernet::core::Protocol::Ws)));
-    let host = Host::builder()
+    // Catch SIGTERM and Ctrl-C from now on: a signal arriving while the node starts up, right
+    // after it printed its addresses, must stop it cleanly too.
+    let shutdown = shutdown_signal()?;
+    // Bind the metrics endpoint first: a port in use fails before the node starts.
+    let metrics_listener = match metrics_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError(format!("cannot serve metrics on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    let mut builder = Host::builder()
         .identity(identity::load(identity)?)
         .security(protocols)
-        .listen_addrs(listen)
-        .build()
-        .await?;
+        .listen_addrs(listen);
+    let metrics = metrics_listener.as_ref().map(|_| Metrics::new());
+    if let Some(m) = &metrics {
+        builder = builder.metrics(m.clone());
+    }
+    let host = builder.build().await?;
+    if let (Some(listener), Some(m)) = (metrics_listener, metrics) {
+        let url = format!("http://{}/metrics", listener.local_addr()?);
+        out.emit(
+            format!("metrics on {url}"),
+            json!({"type": "metrics", "url": url}),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = peernet::metrics::serve(listener, m).await {
+                eprintln!("error: the metrics endpoint stopped: {e}");
+            }
+        });
+    }
     // Listening on every interface: the host shows the loopback address, dialable as is.
     let addrs = host.addrs();
     if addrs.is_empty() {
@@ -157,32 +186,36 @@ pub async fn listen(
     };
     tokio::select! {
         () = log => {}
-        () = shutdown_signal() => eprintln!("shutting down"),
+        () = shutdown => eprintln!("shutting down"),
     }
     host.close().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Installs the handlers for SIGTERM and Ctrl-C (SIGINT) at once and returns a future that
+/// completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let handler = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| CliError(format!("cannot handle {name}: {e}")))
+    };
+    let mut term = handler(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = handler(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+    })
+}
+
+/// Returns a future that completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }
 
 /// Serves echo and perf on `host` (identify and ping come with every host).

@@ -105,6 +105,8 @@ fn help_explains_the_commands() {
 struct ListenNode {
     child: std::process::Child,
     addr: String,
+    /// The metrics endpoint's URL, with `--metrics`.
+    metrics: Option<String>,
 }
 
 impl ListenNode {
@@ -120,6 +122,14 @@ impl ListenNode {
         let mut line = String::new();
         let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
         reader.read_line(&mut line).unwrap();
+        // With --metrics, the endpoint's line comes before the listen addresses.
+        let mut metrics = None;
+        let first: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        if first["type"] == "metrics" {
+            metrics = Some(first["url"].as_str().unwrap().to_owned());
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
         // Keep draining: the node prints a line per listen address, and a closed pipe stops it.
         std::thread::spawn(move || {
             let mut rest = String::new();
@@ -130,7 +140,11 @@ impl ListenNode {
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         assert_eq!(v["type"], "listen");
         let addr = v["addr"].as_str().unwrap().to_owned();
-        ListenNode { child, addr }
+        ListenNode {
+            child,
+            addr,
+            metrics,
+        }
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
@@ -410,4 +424,74 @@ fn demo_runs_every_combination() {
             "{expected} missing from {combos:?}"
         );
     }
+}
+
+/// GETs `url` (`http://HOST:PORT/PATH`) and returns the status line and the body.
+fn http_get(url: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut socket = std::net::TcpStream::connect(host).unwrap();
+    write!(socket, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+/// The value of the sample `series` in a metrics text, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn listen_metrics_endpoint_counts_a_ping() {
+    let node = ListenNode::start(&["--metrics", "127.0.0.1:0"]);
+    let url = node.metrics.clone().expect("a metrics line");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"),
+        "{url}"
+    );
+    let opened = r#"peernet_connections_opened_total{transport="tcp",direction="inbound",security="/noise",muxer="/yamux/1.0.0"}"#;
+    let ping_read = r#"peernet_stream_bytes_total{protocol="/ipfs/ping/1.0.0",direction="read"}"#;
+    let (status, before) = http_get(&url);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(sample(&before, opened), None, "{before}");
+
+    let o = peernet(&["--json", "ping", &node.addr, "--count", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let (status, after) = http_get(&url);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(sample(&after, opened), Some(1.0), "{after}");
+    assert_eq!(sample(&after, ping_read), Some(64.0), "{after}");
+    assert!(after.ends_with("# EOF\n"));
+    let (status, _) = http_get(&url.replace("/metrics", "/other"));
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    // Human output names the endpoint too.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peernet"))
+        .args(["listen", "--ip", "127.0.0.1", "--metrics", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    // Let it finish its startup output ("peer id" comes last) before stopping it.
+    let mut rest = String::new();
+    while std::io::BufRead::read_line(&mut reader, &mut rest).unwrap() > 0
+        && !rest.starts_with("peer id")
+    {
+        rest.clear();
+    }
+    let human_url = line.trim().strip_prefix("metrics on ").unwrap_or_default();
+    assert!(human_url.starts_with("http://127.0.0.1:"), "{line}");
+    assert_eq!(http_get(human_url).0, "HTTP/1.1 200 OK");
+    // (Its exit status is not checked: a SIGTERM may land before its handler is installed.)
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(node.stop().success());
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use peernet_core::multistream::{self, Dialer};
 use peernet_core::{Multiaddr, PeerId, PublicKey};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::metrics::{Metrics, StreamMetrics};
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
 use crate::yamux;
 
@@ -59,6 +60,10 @@ pub(crate) struct ConnectionInfo {
     pub streams: std::sync::atomic::AtomicUsize,
     /// The upgrader consulted a connection gater at `accept` and `secured` on this connection.
     pub gated: bool,
+    /// How long the upgrade took (security handshake and muxer; QUIC: its handshake).
+    pub handshake: Duration,
+    /// The swarm's metrics, set when the connection joins a swarm that keeps them.
+    pub metrics: OnceLock<Metrics>,
 }
 
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
@@ -238,7 +243,15 @@ impl InboundStream {
         };
         match result {
             Ok((protocol, leftover)) => {
-                Ok(Stream::new(self.raw, protocol, leftover, None, self.info))
+                let (raw, info) = (self.raw, self.info);
+                Ok(Stream::new(
+                    raw,
+                    protocol,
+                    leftover,
+                    None,
+                    Direction::Inbound,
+                    info,
+                ))
             }
             Err(e) => {
                 let _ = self.raw.reset();
@@ -310,6 +323,18 @@ impl Connection {
         self.info.opened_at
     }
 
+    /// How long the upgrade took: multistream-select, the security handshake and the muxer
+    /// (QUIC: the QUIC handshake). Transport setup before it (TCP connect, WebSocket
+    /// handshake) is not included.
+    pub fn handshake_duration(&self) -> Duration {
+        self.info.handshake
+    }
+
+    /// Lets the connection's streams count into `metrics` (the first call wins).
+    pub(crate) fn set_metrics(&self, metrics: Metrics) {
+        let _ = self.info.metrics.set(metrics);
+    }
+
     /// Whether a connection gater already ran its `accept`/`secured` checks during the upgrade.
     pub(crate) fn gated_during_upgrade(&self) -> bool {
         self.info.gated
@@ -372,6 +397,7 @@ impl Connection {
                 (*protocol).to_owned(),
                 Vec::new(),
                 Some(dialer),
+                Direction::Outbound,
                 self.info.clone(),
             ));
         }
@@ -381,6 +407,7 @@ impl Connection {
             protocol,
             leftover,
             None,
+            Direction::Outbound,
             self.info.clone(),
         ))
     }
@@ -435,6 +462,8 @@ pub struct Stream {
     /// confirmation read so far.
     pending: Option<(Dialer, Vec<u8>)>,
     info: Arc<ConnectionInfo>,
+    /// Byte counters and open-stream gauge, when the connection's swarm keeps metrics.
+    metrics: Option<StreamMetrics>,
 }
 
 impl fmt::Debug for Stream {
@@ -453,14 +482,20 @@ impl Stream {
         protocol: String,
         prefix: Vec<u8>,
         pending: Option<Dialer>,
+        direction: Direction,
         info: Arc<ConnectionInfo>,
     ) -> Stream {
         info.streams.fetch_add(1, Ordering::Relaxed);
+        let metrics = info
+            .metrics
+            .get()
+            .map(|m| m.stream_opened(&protocol, direction));
         Stream {
             inner: Prefixed::new(prefix, inner),
             protocol,
             pending: pending.map(|dialer| (dialer, Vec::new())),
             info,
+            metrics,
         }
     }
 
@@ -540,7 +575,13 @@ impl AsyncRead for Stream {
         if this.pending.is_some() {
             ready!(this.poll_confirm(cx))?;
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Some(m) = &this.metrics {
+            m.read
+                .inc_by(buf.filled().len().saturating_sub(before) as u64);
+        }
+        result
     }
 }
 
@@ -550,7 +591,12 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let (Some(m), Poll::Ready(Ok(n))) = (&this.metrics, &result) {
+            m.written.inc_by(*n as u64);
+        }
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

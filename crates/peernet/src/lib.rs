@@ -62,6 +62,7 @@
 
 mod connection;
 mod host;
+pub mod metrics;
 pub mod multistream;
 pub mod noise;
 pub mod services;
@@ -80,6 +81,7 @@ pub use host::{
     IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
     MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
 };
+pub use metrics::Metrics;
 pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
 pub use swarm::{

@@ -248,6 +248,7 @@ impl Upgrader {
         if self.security.is_empty() {
             return Err(UpgradeError::NoSecurity);
         }
+        let started = Instant::now();
         let gater = self.gater();
         if let (Some(gater), Direction::Inbound) = (&gater, direction) {
             gater
@@ -273,6 +274,7 @@ impl Upgrader {
             remote_addr,
             local_addr,
             security: security.protocol_id(),
+            started,
         };
         match security {
             SecurityProtocol::Noise => {
@@ -356,6 +358,8 @@ impl Upgrader {
             opened_at: Instant::now(),
             streams: Default::default(),
             gated: gater.is_some(),
+            handshake: meta.started.elapsed(),
+            metrics: Default::default(),
         };
         tracing::debug!(peer = %info.remote_peer, addr = %info.remote_addr, security = info.security, direction = ?info.direction, "connection upgraded");
         Ok(Connection::new(info, muxer))
@@ -368,6 +372,8 @@ struct Meta {
     remote_addr: Multiaddr,
     local_addr: Multiaddr,
     security: &'static str,
+    /// When the upgrade began.
+    started: Instant,
 }
 
 /// Exchanges public keys in the clear (`/plaintext/2.0.0`).

@@ -15,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{
     AddrTtl, Host, HostError, HostEvent, Inner, RecordOutcome, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
 };
+use crate::metrics::IdentifyEvent;
 use crate::{DialOptions, Stream, SwarmEvent};
 
 /// Time allowed for a whole identify or push exchange (read or write).
@@ -49,7 +50,7 @@ pub(super) fn start(host: &Host) {
                 drain(&mut s).await
             };
             match tokio::time::timeout(TIMEOUT, write).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => count(&host, IdentifyEvent::Sent),
                 Ok(Err(e)) => {
                     tracing::debug!(peer = %s.remote_peer(), error = %e, "identify answer failed")
                 }
@@ -222,8 +223,31 @@ async fn drain(s: &mut Stream) -> std::io::Result<()> {
     }
 }
 
+/// Counts `event` if the host keeps metrics.
+fn count(host: &Host, event: IdentifyEvent) {
+    if let Some(m) = host.metrics() {
+        m.identify(event);
+    }
+}
+
 /// Reads identify messages until the remote closes, validates them and records them.
 async fn read_and_apply(
+    host: &Host,
+    stream: Stream,
+    push: bool,
+) -> Result<IdentifyInfo, HostError> {
+    let result = read_and_apply_inner(host, stream, push).await;
+    let event = match (&result, push) {
+        (Ok(_), false) => IdentifyEvent::Received,
+        (Err(_), false) => IdentifyEvent::Failed,
+        (Ok(_), true) => IdentifyEvent::PushReceived,
+        (Err(_), true) => IdentifyEvent::PushRefused,
+    };
+    count(host, event);
+    result
+}
+
+async fn read_and_apply_inner(
     host: &Host,
     mut stream: Stream,
     push: bool,
@@ -353,7 +377,7 @@ pub(super) fn push_to_all(host: &Host) {
                 drain(&mut s).await
             };
             match tokio::time::timeout(TIMEOUT, push).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => count(&host, IdentifyEvent::PushSent),
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "identify push failed"),
                 Err(_) => tracing::debug!(%peer, "identify push timed out"),
             }

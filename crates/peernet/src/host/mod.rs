@@ -153,6 +153,7 @@ pub struct HostBuilder {
     tcp: TcpConfig,
     quic: QuicConfig,
     conn_manager: ConnManagerConfig,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl HostBuilder {
@@ -212,6 +213,15 @@ impl HostBuilder {
         self
     }
 
+    /// Count connections, streams, bytes, dials, handshake times, pings and identify
+    /// exchanges into `metrics` (see [`metrics`](crate::metrics); [`Host::metrics`] gives it
+    /// back). Default: no metrics, at no cost. Takes precedence over
+    /// [`SwarmConfig::metrics`].
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// TCP options. Default: [`TcpConfig::default`].
     pub fn tcp_config(mut self, config: TcpConfig) -> Self {
         self.tcp = config;
@@ -246,7 +256,11 @@ impl HostBuilder {
         if let Some(security) = self.security {
             upgrader = upgrader.with_security(security);
         }
-        let swarm = Swarm::new(upgrader.clone(), self.swarm);
+        let mut swarm_config = self.swarm;
+        if self.metrics.is_some() {
+            swarm_config.metrics = self.metrics;
+        }
+        let swarm = Swarm::new(upgrader.clone(), swarm_config);
         swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp.clone()))?;
         // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`).
         swarm.add_transport(WsTransport::new(upgrader.clone(), self.tcp))?;
@@ -453,6 +467,11 @@ impl Host {
         &self.inner.swarm
     }
 
+    /// The metrics this host keeps, if it was built with [`HostBuilder::metrics`].
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.inner.swarm.metrics()
+    }
+
     /// The peerstore.
     pub fn peerstore(&self) -> &Peerstore {
         &self.inner.peerstore
@@ -592,6 +611,9 @@ impl Host {
         s.shutdown().await.map_err(io)?;
         let _ = s.read(&mut [0u8; 1]).await;
         self.inner.peerstore.record_latency(peer, rtt)?;
+        if let Some(m) = self.metrics() {
+            m.ping_rtt(rtt);
+        }
         Ok(rtt)
     }
 

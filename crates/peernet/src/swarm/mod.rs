@@ -91,6 +91,8 @@ pub struct SwarmConfig {
     pub dial: DialSyncConfig,
     /// Local policy on which connections are allowed.
     pub gater: ConnectionGater,
+    /// Where to count connections, streams, bytes and dials. Default: `None` (no metrics).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
@@ -266,6 +268,7 @@ struct Inner {
     local_peer: PeerId,
     upgrader: Upgrader,
     gater: ConnectionGater,
+    metrics: Option<crate::metrics::Metrics>,
     state: Mutex<State>,
     /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
     codes: Arc<RwLock<HashSet<u64>>>,
@@ -395,6 +398,7 @@ impl Swarm {
                 local_peer,
                 upgrader,
                 gater: config.gater,
+                metrics: config.metrics,
                 state: Mutex::new(state),
                 codes,
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -411,6 +415,11 @@ impl Swarm {
     /// Our peer id.
     pub fn local_peer(&self) -> &PeerId {
         &self.inner.local_peer
+    }
+
+    /// The metrics this swarm keeps, if it was given any ([`SwarmConfig::metrics`]).
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.inner.metrics.as_ref()
     }
 
     /// The upgrader transports of this swarm should use.
@@ -582,6 +591,9 @@ impl Swarm {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
+        if let Some(m) = &self.inner.metrics {
+            m.allow_protocol(protocol);
+        }
         self.state()
             .handlers
             .insert(protocol.to_owned(), (None, handler));
@@ -599,6 +611,9 @@ impl Swarm {
     {
         let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
         let matches: MatchFn = Arc::new(matches);
+        if let Some(m) = &self.inner.metrics {
+            m.allow_protocol(protocol);
+        }
         self.state()
             .handlers
             .insert(protocol.to_owned(), (Some(matches), handler));
@@ -689,6 +704,9 @@ impl Swarm {
                 .or_default()
                 .push(ConnEntry { conn: conn.clone() });
             st.dial_sync.connection_established(&peer);
+            if let Some(m) = &self.inner.metrics {
+                m.conn_opened(&conn);
+            }
             let _ = self.inner.events.send(SwarmEvent::Connected {
                 peer,
                 conn: conn.id(),
@@ -715,6 +733,9 @@ impl Swarm {
             st.conns.remove(peer);
         }
         if removed {
+            if let Some(m) = &self.inner.metrics {
+                m.conn_closed(conn);
+            }
             let _ = self.inner.events.send(SwarmEvent::Disconnected {
                 peer: peer.clone(),
                 conn: conn.id(),
@@ -905,6 +926,9 @@ impl Swarm {
             .iter()
             .map(|c| (c.remote_peer().clone(), c.id()))
             .collect();
+        if let Some(m) = &self.inner.metrics {
+            conns.iter().for_each(|c| m.conn_closed(c));
+        }
         let mut closing = tokio::task::JoinSet::new();
         for c in conns {
             closing.spawn(async move {
@@ -1063,6 +1087,7 @@ async fn dial_addr(
             swarm.inner.wake_driver.notify_one();
         }
     };
+    let counted = swarm.inner.metrics.as_ref().map(|m| m.dial_started(&addr));
     let dial = transport.dial_with_progress(&addr, Some(peer.clone()), progressed);
     let deadline = tokio::time::Instant::from_std(deadline);
     let result = match tokio::time::timeout_at(deadline, dial).await {
@@ -1086,6 +1111,9 @@ async fn dial_addr(
     };
     if let Err(e) = &result {
         tracing::debug!(%peer, %addr, error = %e, "dial failed");
+    }
+    if let Some(counted) = counted {
+        counted.done(result.as_ref().err());
     }
     let mut st = swarm.state();
     st.dial_tasks.remove(&job);

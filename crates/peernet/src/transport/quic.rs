@@ -407,6 +407,7 @@ impl QuicTransport {
         let mut client = quinn::ClientConfig::new(Arc::new(crypto));
         client.transport_config(Arc::clone(&self.inner.transport));
         // The server name is neither sent (no SNI) nor checked (our verifier ignores it).
+        let started = Instant::now();
         let connecting = endpoint
             .connect_with(client, socket_addr, "libp2p")
             .map_err(QuicError::Connect)?;
@@ -431,7 +432,7 @@ impl QuicTransport {
         Ok(established(
             connection,
             &endpoint,
-            Direction::Outbound,
+            (Direction::Outbound, started),
             verified,
         )?)
     }
@@ -504,13 +505,14 @@ async fn accept_loop(
         let timeout = inner.config.handshake_timeout;
         tokio::spawn(async move {
             let remote = incoming.remote_address();
+            let started = Instant::now();
             let result = async {
                 let connecting = incoming.accept().map_err(QuicError::Handshake)?;
                 match tokio::time::timeout(timeout, connecting).await {
                     Err(_) => Err(QuicError::Timeout(timeout)),
                     Ok(Err(e)) => Err(QuicError::Handshake(e)),
                     Ok(Ok(connection)) => {
-                        established(connection, &endpoint, Direction::Inbound, None)
+                        established(connection, &endpoint, (Direction::Inbound, started), None)
                     }
                 }
             }
@@ -534,7 +536,7 @@ async fn accept_loop(
 fn established(
     connection: quinn::Connection,
     endpoint: &quinn::Endpoint,
-    direction: Direction,
+    (direction, started): (Direction, Instant),
     verified: Option<P2pCertificate>,
 ) -> Result<Connection, QuicError> {
     let parsed = match verified {
@@ -566,6 +568,8 @@ fn established(
         opened_at: Instant::now(),
         streams: Default::default(),
         gated: false,
+        handshake: started.elapsed(),
+        metrics: Default::default(),
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
