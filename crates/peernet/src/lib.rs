@@ -64,6 +64,7 @@ mod connection;
 mod host;
 pub mod multistream;
 pub mod noise;
+mod resource;
 pub mod services;
 mod swarm;
 pub mod tls;
@@ -82,6 +83,10 @@ pub use host::{
 };
 pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
+pub use resource::{
+    ConnPermit, DirLimits, Limit, Resource, ResourceError, ResourceLimits, ResourceManager,
+    ResourceStats, Scope, StreamPermit,
+};
 pub use swarm::{
     ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,

@@ -204,6 +204,17 @@ impl HostBuilder {
         self
     }
 
+    /// Caps on connections (inbound, outbound, per peer, per IP), streams (per connection,
+    /// peer, protocol, in total), inbound handshakes and buffer memory; a newcomer over a limit
+    /// is refused with a [`ResourceError`](crate::ResourceError) naming it. Default:
+    /// [`ResourceLimits::default`](crate::ResourceLimits) (go-libp2p's resource manager
+    /// defaults scaled for 1 GiB); [`ResourceLimits::unlimited`](crate::ResourceLimits::unlimited)
+    /// switches them off. Replaces the limits of an earlier [`swarm_config`](Self::swarm_config).
+    pub fn resource_limits(mut self, limits: crate::ResourceLimits) -> Self {
+        self.swarm.limits = limits;
+        self
+    }
+
     /// Connection manager watermarks and grace period. Default:
     /// [`ConnManagerConfig::default`] (160/192, one minute; go-libp2p's values).
     pub fn conn_manager(mut self, config: ConnManagerConfig) -> Self {

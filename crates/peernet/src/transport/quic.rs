@@ -566,6 +566,7 @@ fn established(
         opened_at: Instant::now(),
         streams: Default::default(),
         gated: false,
+        resources: Default::default(),
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
