@@ -536,6 +536,9 @@ impl Connection {
 /// A stream negotiated to a protocol: tokio `AsyncRead + AsyncWrite`. `shutdown` closes our
 /// write side (the remote reads end of file; QUIC: `finish`) while reading goes on.
 pub struct Stream {
+    /// The stream's hold on the resource manager. First, so it is given back before the
+    /// muxed stream's end goes out: once the remote sees the end, the permit is free.
+    permit: Option<StreamPermit>,
     /// The muxed stream, replaying bytes read past the negotiation first.
     inner: Prefixed<RawStream>,
     protocol: String,
@@ -543,8 +546,6 @@ pub struct Stream {
     /// confirmation read so far.
     pending: Option<(Dialer, Vec<u8>)>,
     info: Arc<ConnectionInfo>,
-    /// The stream's hold on the resource manager, given back when the stream is dropped.
-    permit: Option<StreamPermit>,
 }
 
 impl fmt::Debug for Stream {
