@@ -204,6 +204,13 @@ pub enum StreamError {
     /// Our own resource limits refused the stream (local policy; the error names the limit).
     #[error(transparent)]
     ResourceLimit(#[from] ResourceError),
+    /// The remote closed the connection, so no stream can be opened on it: it may have refused
+    /// the connection right after the handshake, under its own resource limits or gater (the
+    /// remote's decision, not our limit).
+    #[error(
+        "the remote closed the connection (it may have refused it under its own resource limits)"
+    )]
+    ClosedByRemote(#[source] io::Error),
     /// The remote reset the stream before agreeing on a protocol: it refused the stream,
     /// possibly under its own resource limits (the remote's decision, not our limit).
     #[error("the remote reset the stream during protocol negotiation (it refused the stream, possibly under its own resource limits)")]
@@ -211,6 +218,18 @@ pub enum StreamError {
 }
 
 impl StreamError {
+    /// The muxer refused a new stream: the remote having closed the connection is told apart.
+    fn muxer(e: io::Error) -> StreamError {
+        let closed_by_remote = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<yamux::ConnectionError>())
+            .is_some_and(|c| matches!(c, yamux::ConnectionError::Eof));
+        match closed_by_remote {
+            true => StreamError::ClosedByRemote(e),
+            false => StreamError::Muxer(e),
+        }
+    }
+
     /// Negotiation failed: a reset by the remote is told apart from other failures.
     fn negotiation(e: NegotiateError) -> StreamError {
         match e {
@@ -420,13 +439,20 @@ impl Connection {
     async fn open_raw(&self) -> Result<RawStream, StreamError> {
         match &self.muxer {
             Muxer::Yamux(m) => Ok(RawStream::Yamux(
-                m.open_stream().await.map_err(StreamError::Muxer)?,
+                m.open_stream().await.map_err(StreamError::muxer)?,
             )),
             Muxer::Quic(c) => {
-                let (send, recv) = c
-                    .open_bi()
-                    .await
-                    .map_err(|e| StreamError::Muxer(e.into()))?;
+                let (send, recv) = c.open_bi().await.map_err(|e| {
+                    use quinn::ConnectionError as E;
+                    let by_remote = matches!(
+                        e,
+                        E::ApplicationClosed(_) | E::ConnectionClosed(_) | E::Reset
+                    );
+                    match by_remote {
+                        true => StreamError::ClosedByRemote(e.into()),
+                        false => StreamError::Muxer(e.into()),
+                    }
+                })?;
                 Ok(RawStream::Quic(QuicStream { send, recv }))
             }
         }

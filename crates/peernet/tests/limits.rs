@@ -646,3 +646,33 @@ async fn quic_connections_and_streams_are_counted_and_limited_too() {
     drop((held, conn));
     close_all(&[&client, &second, &server]).await;
 }
+
+#[tokio::test]
+async fn a_connection_the_remote_refuses_after_the_handshake_is_reported_as_the_remote_s_doing() {
+    let server = swarm_with(ResourceLimits {
+        peer_conns: DirLimits {
+            inbound: 0,
+            outbound: 8,
+            total: 8,
+        },
+        ..ResourceLimits::default()
+    });
+    serve(&server);
+    let client = swarm();
+    client.add_peer_addrs(server.local_peer(), listen(&server, "/memory/0").await);
+    let e = client
+        .new_stream(server.local_peer(), &[echo::PROTOCOL, HOLD])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SwarmError::Stream(peernet::StreamError::ClosedByRemote(_))
+        ),
+        "{e:?}"
+    );
+    assert!(e.resource_limit().is_none(), "the remote's limit, not ours");
+    assert!(server.peers().is_empty());
+    assert_eq!(server.resource_manager().stats(), ResourceStats::default());
+    close_all(&[&client, &server]).await;
+}

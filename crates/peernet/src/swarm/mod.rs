@@ -809,7 +809,9 @@ impl Swarm {
             };
             match conn.open_stream(protocols).await {
                 Ok(stream) => return Ok(stream),
-                Err(StreamError::Muxer(_)) if !retried && conn.is_closed() => {
+                Err(StreamError::Muxer(_) | StreamError::ClosedByRemote(_))
+                    if !retried && conn.is_closed() =>
+                {
                     retried = true;
                     self.remove_conn(&conn);
                 }
