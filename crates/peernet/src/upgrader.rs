@@ -192,7 +192,9 @@ impl Upgrader {
     }
 
     /// Sets how many inbound upgrades run at once (further connections wait in the kernel's
-    /// accept queue).
+    /// accept queue). This is per listener and makes excess connections wait; the swarm's
+    /// [`ResourceLimits::inbound_handshakes`](crate::ResourceLimits::inbound_handshakes), with
+    /// the same default, counts across listeners and refuses.
     pub fn with_max_inbound_upgrades(mut self, n: usize) -> Upgrader {
         self.inbound_slots = Arc::new(Semaphore::new(n.max(1)));
         self
