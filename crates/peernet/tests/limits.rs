@@ -697,3 +697,63 @@ async fn a_connection_the_remote_refuses_after_the_handshake_is_reported_as_the_
     assert_eq!(server.resource_manager().stats(), ResourceStats::default());
     close_all(&[&client, &server]).await;
 }
+
+#[tokio::test]
+async fn a_host_flooded_with_ping_streams_keeps_its_limit_and_serves_others() {
+    use peernet::services::ping;
+    let per_peer = 4;
+    let server = Host::builder()
+        .listen_addrs(["/memory/0".parse().unwrap()])
+        .resource_limits(ResourceLimits {
+            peer_streams: DirLimits {
+                inbound: per_peer,
+                outbound: 100,
+                total: 100,
+            },
+            ..ResourceLimits::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let server_info = peernet::AddrInfo {
+        peer_id: server.id().clone(),
+        addrs: server.listen_addrs(),
+    };
+    let flooder = Host::builder().no_listen().build().await.unwrap();
+    flooder.connect(server_info.clone()).await.unwrap();
+
+    // Forty ping streams kept open: each answered ping holds one of the server's slots.
+    let (mut answered, mut refused, mut open) = (0, 0, Vec::new());
+    for _ in 0..40 {
+        match flooder.new_stream(server.id(), &[ping::PROTOCOL]).await {
+            Ok(mut s) => match ping::ping(&mut s).await {
+                Ok(_) => {
+                    answered += 1;
+                    open.push(s);
+                }
+                Err(_) => refused += 1,
+            },
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        (1..=per_peer).contains(&answered),
+        "{answered} ping streams were served"
+    );
+    assert_eq!(answered + refused, 40);
+
+    let other = Host::builder().no_listen().build().await.unwrap();
+    other.connect(server_info).await.unwrap();
+    for _ in 0..5 {
+        other.ping(server.id()).await.unwrap();
+    }
+
+    drop(open);
+    flooder.close().await;
+    other.close().await;
+    until("the server gives every permit back", || {
+        server.swarm().resource_manager().stats() == ResourceStats::default()
+    })
+    .await;
+    server.close().await;
+}
