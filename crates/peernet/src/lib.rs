@@ -21,6 +21,8 @@
 //! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
 //! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
 //! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
+//! Its [`ResourceManager`] caps connections, streams, handshakes and buffer memory
+//! ([`ResourceLimits`]); a newcomer over a limit is refused with a [`ResourceError`] naming it.
 //!
 //! ```
 //! use peernet::services::echo;

@@ -276,6 +276,11 @@ async fn a_dial_over_the_outbound_connection_limit_is_refused_without_traffic() 
         limit(Scope::System, Resource::OutboundConnections, 1)
     );
     assert!(matches!(e, SwarmError::ResourceLimit(_)));
+    let host_error = peernet::HostError::Swarm(e);
+    assert_eq!(
+        host_error.resource_limit().map(|e| e.limit.resource),
+        Some(Resource::OutboundConnections)
+    );
     assert_eq!(c.resource_manager().stats(), ResourceStats::default());
     assert!(c.peers().is_empty(), "c never heard of a");
 
@@ -693,6 +698,7 @@ async fn a_connection_the_remote_refuses_after_the_handshake_is_reported_as_the_
         "{e:?}"
     );
     assert!(e.resource_limit().is_none(), "the remote's limit, not ours");
+    assert!(peernet::HostError::Swarm(e).resource_limit().is_none());
     assert!(server.peers().is_empty());
     assert_eq!(server.resource_manager().stats(), ResourceStats::default());
     close_all(&[&client, &server]).await;

@@ -115,6 +115,18 @@ pub enum HostError {
     NoAddresses(PeerId),
 }
 
+impl HostError {
+    /// The local resource limit that refused the operation, if that is what failed (see
+    /// [`SwarmError::resource_limit`]); `None` for everything else, including refusals by the
+    /// remote.
+    pub fn resource_limit(&self) -> Option<&crate::ResourceError> {
+        match self {
+            HostError::Swarm(e) => e.resource_limit(),
+            _ => None,
+        }
+    }
+}
+
 pub use identify::TIMEOUT as IDENTIFY_TIMEOUT;
 
 /// Something a host did that an application may wait for, from [`Host::subscribe`].
