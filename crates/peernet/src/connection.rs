@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::metrics::{Metrics, StreamMetrics};
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
+use crate::resource::{ConnPermit, ResourceError, StreamPermit};
 use crate::yamux;
 
 /// Identifies a connection within this process.
@@ -64,6 +65,9 @@ pub(crate) struct ConnectionInfo {
     pub handshake: Duration,
     /// The swarm's metrics, set when the connection joins a swarm that keeps them.
     pub metrics: OnceLock<Metrics>,
+    /// The connection's resource permit, when a manager is installed; streams take theirs
+    /// from it. The swarm takes it out when the connection leaves its table.
+    pub resources: std::sync::Mutex<Option<ConnPermit>>,
 }
 
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
@@ -202,6 +206,44 @@ pub enum StreamError {
     /// The remote did not settle on a protocol in time (the remote's fault).
     #[error("protocol negotiation did not finish within {0:?}")]
     Timeout(Duration),
+    /// Our own resource limits refused the stream (local policy; the error names the limit).
+    #[error(transparent)]
+    ResourceLimit(#[from] ResourceError),
+    /// The remote closed the connection, so no stream can be opened on it: it may have refused
+    /// the connection right after the handshake, under its own resource limits or gater (the
+    /// remote's decision, not our limit).
+    #[error(
+        "the remote closed the connection (it may have refused it under its own resource limits)"
+    )]
+    ClosedByRemote(#[source] io::Error),
+    /// The remote reset the stream before agreeing on a protocol: it refused the stream,
+    /// possibly under its own resource limits (the remote's decision, not our limit).
+    #[error("the remote reset the stream during protocol negotiation (it refused the stream, possibly under its own resource limits)")]
+    ResetByRemote(#[source] io::Error),
+}
+
+impl StreamError {
+    /// The muxer refused a new stream: the remote having closed the connection is told apart.
+    fn muxer(e: io::Error) -> StreamError {
+        let closed_by_remote = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<yamux::ConnectionError>())
+            .is_some_and(|c| matches!(c, yamux::ConnectionError::Eof));
+        match closed_by_remote {
+            true => StreamError::ClosedByRemote(e),
+            false => StreamError::Muxer(e),
+        }
+    }
+
+    /// Negotiation failed: a reset by the remote is told apart from other failures.
+    fn negotiation(e: NegotiateError) -> StreamError {
+        match e {
+            NegotiateError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                StreamError::ResetByRemote(e)
+            }
+            e => StreamError::Negotiation(e),
+        }
+    }
 }
 
 /// Time an inbound stream gets to agree on a protocol (go-libp2p uses 10 s too).
@@ -211,6 +253,7 @@ pub const STREAM_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct InboundStream {
     raw: RawStream,
     info: Arc<ConnectionInfo>,
+    permit: Option<StreamPermit>,
 }
 
 impl fmt::Debug for InboundStream {
@@ -241,17 +284,29 @@ impl InboundStream {
             Ok(Err(e)) => Err(StreamError::Negotiation(e)),
             Err(_) => Err(StreamError::Timeout(STREAM_NEGOTIATION_TIMEOUT)),
         };
+        // go's SetProtocol: the protocol's stream limit, once it is known.
+        let result = result.and_then(|(protocol, leftover)| match &mut self.permit {
+            Some(permit) => permit
+                .set_protocol(&protocol)
+                .map(|()| (protocol, leftover))
+                .map_err(|e| {
+                    tracing::debug!(peer = %self.info.remote_peer, error = %e, "inbound stream refused");
+                    StreamError::ResourceLimit(e)
+                }),
+            None => Ok((protocol, leftover)),
+        });
         match result {
             Ok((protocol, leftover)) => {
-                let (raw, info) = (self.raw, self.info);
-                Ok(Stream::new(
-                    raw,
+                let mut stream = Stream::new(
+                    self.raw,
                     protocol,
                     leftover,
                     None,
                     Direction::Inbound,
-                    info,
-                ))
+                    self.info,
+                );
+                stream.permit = self.permit.take();
+                Ok(stream)
             }
             Err(e) => {
                 let _ = self.raw.reset();
@@ -274,6 +329,49 @@ impl Connection {
             info: Arc::new(info),
             muxer: Muxer::Quic(connection),
         }
+    }
+
+    /// A stream permit from the connection's resource permit, if it has one.
+    fn stream_permit(&self, direction: Direction) -> Result<Option<StreamPermit>, ResourceError> {
+        let permit = self
+            .info
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        permit
+            .as_ref()
+            .map(|p| p.open_stream(direction))
+            .transpose()
+    }
+
+    /// Whether the connection holds a resource permit.
+    pub(crate) fn has_resources(&self) -> bool {
+        let permit = self
+            .info
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        permit.is_some()
+    }
+
+    /// Gives the connection its resource permit (for connections not upgraded by us: QUIC).
+    pub(crate) fn set_resources(&self, permit: ConnPermit) {
+        *self
+            .info
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(permit);
+    }
+
+    /// Gives back the connection's resource permit (its streams keep theirs).
+    pub(crate) fn release_resources(&self) {
+        let permit = self
+            .info
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(permit);
     }
 
     /// This connection's id.
@@ -365,13 +463,20 @@ impl Connection {
     async fn open_raw(&self) -> Result<RawStream, StreamError> {
         match &self.muxer {
             Muxer::Yamux(m) => Ok(RawStream::Yamux(
-                m.open_stream().await.map_err(StreamError::Muxer)?,
+                m.open_stream().await.map_err(StreamError::muxer)?,
             )),
             Muxer::Quic(c) => {
-                let (send, recv) = c
-                    .open_bi()
-                    .await
-                    .map_err(|e| StreamError::Muxer(e.into()))?;
+                let (send, recv) = c.open_bi().await.map_err(|e| {
+                    use quinn::ConnectionError as E;
+                    let by_remote = matches!(
+                        e,
+                        E::ApplicationClosed(_) | E::ConnectionClosed(_) | E::Reset
+                    );
+                    match by_remote {
+                        true => StreamError::ClosedByRemote(e.into()),
+                        false => StreamError::Muxer(e.into()),
+                    }
+                })?;
                 Ok(RawStream::Quic(QuicStream { send, recv }))
             }
         }
@@ -382,7 +487,15 @@ impl Connection {
     /// With a single protocol the negotiation is optimistic: the stream is returned at once and
     /// data written to it follows the proposal without waiting; the first read checks the
     /// remote's confirmation and fails if the remote refused.
+    ///
+    /// Fails with [`StreamError::ResourceLimit`] when our own limits refuse the stream (nothing
+    /// is sent), and with [`StreamError::ResetByRemote`] when the remote resets it during
+    /// negotiation.
     pub async fn open_stream(&self, protocols: &[&str]) -> Result<Stream, StreamError> {
+        let mut permit = self.stream_permit(Direction::Outbound)?;
+        if let (Some(permit), [protocol]) = (&mut permit, protocols) {
+            permit.set_protocol(protocol)?;
+        }
         let mut raw = self.open_raw().await?;
         if let [protocol] = protocols {
             let mut dialer =
@@ -391,43 +504,69 @@ impl Connection {
             dialer.poll_transmit(&mut out);
             raw.write_all(&out)
                 .await
-                .map_err(|e| StreamError::Negotiation(e.into()))?;
-            return Ok(Stream::new(
+                .map_err(|e| StreamError::negotiation(e.into()))?;
+            let mut stream = Stream::new(
                 raw,
                 (*protocol).to_owned(),
                 Vec::new(),
                 Some(dialer),
                 Direction::Outbound,
                 self.info.clone(),
-            ));
+            );
+            stream.permit = permit;
+            return Ok(stream);
         }
-        let (protocol, leftover) = select_outbound(&mut raw, protocols).await?;
-        Ok(Stream::new(
+        let (protocol, leftover) = select_outbound(&mut raw, protocols)
+            .await
+            .map_err(StreamError::negotiation)?;
+        if let Some(permit) = &mut permit {
+            if let Err(e) = permit.set_protocol(&protocol) {
+                let _ = raw.reset();
+                return Err(e.into());
+            }
+        }
+        let mut stream = Stream::new(
             raw,
             protocol,
             leftover,
             None,
             Direction::Outbound,
             self.info.clone(),
-        ))
+        );
+        stream.permit = permit;
+        Ok(stream)
     }
 
     /// Waits for the remote's next stream. Returns `None` once the connection is closed.
     ///
     /// The stream's protocol is not negotiated yet: call [`InboundStream::negotiate`], on a task
     /// of its own when streams may be slow, so that one stream never holds up the next.
+    ///
+    /// A stream our resource limits refuse is reset here and logged with the limit; the next
+    /// one is awaited.
     pub async fn accept_stream(&self) -> Option<InboundStream> {
-        let raw = match &self.muxer {
-            Muxer::Yamux(m) => RawStream::Yamux(m.accept_stream().await?),
-            Muxer::Quic(c) => {
-                let (send, recv) = c.accept_bi().await.ok()?;
-                RawStream::Quic(QuicStream { send, recv })
+        loop {
+            let mut raw = match &self.muxer {
+                Muxer::Yamux(m) => RawStream::Yamux(m.accept_stream().await?),
+                Muxer::Quic(c) => {
+                    let (send, recv) = c.accept_bi().await.ok()?;
+                    RawStream::Quic(QuicStream { send, recv })
+                }
+            };
+            match self.stream_permit(Direction::Inbound) {
+                Ok(permit) => {
+                    return Some(InboundStream {
+                        raw,
+                        info: self.info.clone(),
+                        permit,
+                    })
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %self.info.remote_peer, conn = %self.info.id, error = %e, "inbound stream refused");
+                    let _ = raw.reset();
+                }
             }
-        };
-        Some(InboundStream {
-            raw,
-            info: self.info.clone(),
-        })
+        }
     }
 
     /// Closes the connection: sends go-away (QUIC: `CONNECTION_CLOSE`), ends every stream.
@@ -455,6 +594,9 @@ impl Connection {
 /// A stream negotiated to a protocol: tokio `AsyncRead + AsyncWrite`. `shutdown` closes our
 /// write side (the remote reads end of file; QUIC: `finish`) while reading goes on.
 pub struct Stream {
+    /// The stream's hold on the resource manager. First, so it is given back before the
+    /// muxed stream's end goes out: once the remote sees the end, the permit is free.
+    permit: Option<StreamPermit>,
     /// The muxed stream, replaying bytes read past the negotiation first.
     inner: Prefixed<RawStream>,
     protocol: String,
@@ -496,6 +638,7 @@ impl Stream {
             pending: pending.map(|dialer| (dialer, Vec::new())),
             info,
             metrics,
+            permit: None,
         }
     }
 
@@ -531,7 +674,15 @@ impl Stream {
         while let Some((dialer, input)) = self.pending.as_mut() {
             let mut chunk = [0u8; 256];
             let mut buf = ReadBuf::new(&mut chunk);
-            ready!(Pin::new(self.inner.get_mut()).poll_read(cx, &mut buf))?;
+            ready!(Pin::new(self.inner.get_mut()).poll_read(cx, &mut buf)).map_err(|e| {
+                if e.kind() != io::ErrorKind::ConnectionReset {
+                    return e;
+                }
+                io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "the remote reset the stream before confirming the protocol (it refused the stream, possibly under its own resource limits)",
+                )
+            })?;
             if buf.filled().is_empty() {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,

@@ -21,6 +21,8 @@
 //! A [`Swarm`] holds a node's transports ([`TcpTransport`], [`MemoryTransport`]), listeners and
 //! connections, dispatches inbound streams to handlers, and dials peers the way go-libp2p's swarm
 //! does: one shared dial per peer, ranked addresses, limits, backoff and a [`ConnectionGater`].
+//! Its [`ResourceManager`] caps connections, streams, handshakes and buffer memory
+//! ([`ResourceLimits`]); a newcomer over a limit is refused with a [`ResourceError`] naming it.
 //!
 //! ```
 //! use peernet::services::echo;
@@ -65,6 +67,7 @@ mod host;
 pub mod metrics;
 pub mod multistream;
 pub mod noise;
+mod resource;
 pub mod services;
 mod swarm;
 pub mod tls;
@@ -84,6 +87,10 @@ pub use host::{
 pub use metrics::Metrics;
 pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
+pub use resource::{
+    ConnPermit, DirLimits, Limit, Resource, ResourceError, ResourceLimits, ResourceManager,
+    ResourceStats, Scope, StreamPermit,
+};
 pub use swarm::{
     ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,

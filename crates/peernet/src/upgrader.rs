@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::connection::{Connection, ConnectionId, ConnectionInfo, Direction};
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
+use crate::resource::{ConnPermit, ResourceError, ResourceManager};
 use crate::swarm::{ConnectionGater, GateStep};
 use crate::{noise, tls, yamux};
 
@@ -102,6 +103,10 @@ pub enum UpgradeError {
         /// The gater's reason.
         reason: String,
     },
+    /// Our own resource limits refused the connection (local policy: per IP, handshakes in
+    /// progress, connections, per peer or memory; the error names the limit).
+    #[error(transparent)]
+    ResourceLimit(#[from] ResourceError),
 }
 
 /// Turns raw streams into [`Connection`]s. Cheap to clone.
@@ -116,6 +121,9 @@ pub struct Upgrader {
     /// Policy checks at `accept` and `secured`, installed by the swarm; shared by clones so the
     /// transports holding a clone see it.
     gater: Arc<RwLock<Option<ConnectionGater>>>,
+    /// Resource limits checked before the handshake and once the peer is known, installed by
+    /// the swarm; shared by clones like the gater.
+    resources: Arc<RwLock<Option<ResourceManager>>>,
 }
 
 impl std::fmt::Debug for Upgrader {
@@ -141,6 +149,7 @@ impl Upgrader {
             timeout: DEFAULT_UPGRADE_TIMEOUT,
             inbound_slots: Arc::new(Semaphore::new(DEFAULT_MAX_INBOUND_UPGRADES)),
             gater: Arc::default(),
+            resources: Arc::default(),
         }
     }
 
@@ -149,6 +158,14 @@ impl Upgrader {
     pub(crate) fn install_gater(&self, gater: ConnectionGater) {
         if let Ok(mut slot) = self.gater.write() {
             *slot = Some(gater);
+        }
+    }
+
+    /// Installs the resource manager every upgrade takes a connection permit from (the swarm
+    /// does this for the transports it is given).
+    pub(crate) fn install_resources(&self, manager: ResourceManager) {
+        if let Ok(mut slot) = self.resources.write() {
+            *slot = Some(manager);
         }
     }
 
@@ -175,7 +192,9 @@ impl Upgrader {
     }
 
     /// Sets how many inbound upgrades run at once (further connections wait in the kernel's
-    /// accept queue).
+    /// accept queue). This is per listener and makes excess connections wait; the swarm's
+    /// [`ResourceLimits::inbound_handshakes`](crate::ResourceLimits::inbound_handshakes), with
+    /// the same default, counts across listeners and refuses.
     pub fn with_max_inbound_upgrades(mut self, n: usize) -> Upgrader {
         self.inbound_slots = Arc::new(Semaphore::new(n.max(1)));
         self
@@ -255,6 +274,12 @@ impl Upgrader {
                 .check_accept(&local_addr, &remote_addr)
                 .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
         }
+        // Before any handshake byte: per IP, handshakes in progress, connections, memory.
+        let resources = self.resources.read().ok().and_then(|r| r.clone());
+        let permit = match resources {
+            Some(m) => Some(m.open_connection(direction, remote_addr.ip_addr())?),
+            None => None,
+        };
         let ids: Vec<&str> = self.security.iter().map(|s| s.protocol_id()).collect();
         let (chosen, leftover) = match direction {
             Direction::Outbound => select_outbound(&mut io, &ids).await?,
@@ -275,6 +300,7 @@ impl Upgrader {
             local_addr,
             security: security.protocol_id(),
             started,
+            permit,
         };
         match security {
             SecurityProtocol::Noise => {
@@ -317,7 +343,7 @@ impl Upgrader {
         remote_peer: PeerId,
         remote_public_key: PublicKey,
         early_muxer: Option<String>,
-        meta: Meta,
+        mut meta: Meta,
     ) -> Result<Connection, UpgradeError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -327,6 +353,9 @@ impl Upgrader {
             gater
                 .check_secured(meta.direction, &remote_peer, &meta.remote_addr)
                 .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
+        }
+        if let Some(permit) = &mut meta.permit {
+            permit.set_peer(&remote_peer)?;
         }
         let leftover = if early_muxer.as_deref() == Some(YAMUX_PROTOCOL) {
             Vec::new()
@@ -360,6 +389,10 @@ impl Upgrader {
             gated: gater.is_some(),
             handshake: meta.started.elapsed(),
             metrics: Default::default(),
+            resources: std::sync::Mutex::new(meta.permit.take().map(|mut p| {
+                p.handshake_done();
+                p
+            })),
         };
         tracing::debug!(peer = %info.remote_peer, addr = %info.remote_addr, security = info.security, direction = ?info.direction, "connection upgraded");
         Ok(Connection::new(info, muxer))
@@ -374,6 +407,8 @@ struct Meta {
     security: &'static str,
     /// When the upgrade began.
     started: Instant,
+    /// The connection's resource permit (when the swarm installed a manager).
+    permit: Option<ConnPermit>,
 }
 
 /// Exchanges public keys in the clear (`/plaintext/2.0.0`).

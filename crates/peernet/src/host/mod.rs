@@ -116,6 +116,18 @@ pub enum HostError {
     NoAddresses(PeerId),
 }
 
+impl HostError {
+    /// The local resource limit that refused the operation, if that is what failed (see
+    /// [`SwarmError::resource_limit`]); `None` for everything else, including refusals by the
+    /// remote.
+    pub fn resource_limit(&self) -> Option<&crate::ResourceError> {
+        match self {
+            HostError::Swarm(e) => e.resource_limit(),
+            _ => None,
+        }
+    }
+}
+
 pub use identify::TIMEOUT as IDENTIFY_TIMEOUT;
 
 /// Something a host did that an application may wait for, from [`Host::subscribe`].
@@ -203,6 +215,17 @@ impl HostBuilder {
     /// Dial limits and the connection gater. Default: [`SwarmConfig::default`] (go's values).
     pub fn swarm_config(mut self, config: SwarmConfig) -> Self {
         self.swarm = config;
+        self
+    }
+
+    /// Caps on connections (inbound, outbound, per peer, per IP), streams (per connection,
+    /// peer, protocol, in total), inbound handshakes and buffer memory; a newcomer over a limit
+    /// is refused with a [`ResourceError`](crate::ResourceError) naming it. Default:
+    /// [`ResourceLimits::default`](crate::ResourceLimits) (go-libp2p's resource manager
+    /// defaults scaled for 1 GiB); [`ResourceLimits::unlimited`](crate::ResourceLimits::unlimited)
+    /// switches them off. Replaces the limits of an earlier [`swarm_config`](Self::swarm_config).
+    pub fn resource_limits(mut self, limits: crate::ResourceLimits) -> Self {
+        self.swarm.limits = limits;
         self
     }
 

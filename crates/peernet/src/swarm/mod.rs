@@ -74,7 +74,10 @@ use tokio::sync::{broadcast, oneshot, watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::transport::Transport;
-use crate::{Connection, ConnectionId, Direction, Stream, StreamError, TransportError, Upgrader};
+use crate::{
+    Connection, ConnectionId, Direction, ResourceError, ResourceLimits, ResourceManager, Stream,
+    StreamError, TransportError, Upgrader,
+};
 
 /// Events a [`Swarm`] buffers for each subscriber; a subscriber that falls further behind
 /// misses the oldest (tokio's `Lagged`).
@@ -93,6 +96,9 @@ pub struct SwarmConfig {
     pub gater: ConnectionGater,
     /// Where to count connections, streams, bytes and dials. Default: `None` (no metrics).
     pub metrics: Option<crate::metrics::Metrics>,
+    /// Caps on connections, streams, handshakes and buffer memory. Default:
+    /// [`ResourceLimits::default`] (go-libp2p's resource manager defaults).
+    pub limits: ResourceLimits,
 }
 
 /// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
@@ -166,6 +172,10 @@ pub enum SwarmError {
         /// The gater's reason.
         reason: String,
     },
+    /// Our own resource limits refused the connection or dial (local policy; the error names
+    /// the limit). A dial refused this way sent nothing.
+    #[error(transparent)]
+    ResourceLimit(#[from] ResourceError),
     /// Dialing the peer failed; the error lists every address's failure.
     #[error(transparent)]
     Dial(#[from] DialError),
@@ -176,6 +186,21 @@ pub enum SwarmError {
     /// Opening or negotiating the stream failed.
     #[error("opening a stream failed")]
     Stream(#[from] StreamError),
+}
+
+impl SwarmError {
+    /// The local resource limit that refused the operation, if that is what failed: a dial
+    /// refused before sending anything, or a stream refused on our side. `None` for
+    /// everything else, including refusals by the remote
+    /// ([`StreamError::ResetByRemote`]).
+    pub fn resource_limit(&self) -> Option<&ResourceError> {
+        match self {
+            SwarmError::ResourceLimit(e) | SwarmError::Stream(StreamError::ResourceLimit(e)) => {
+                Some(e)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One listen address that failed, and why.
@@ -269,6 +294,7 @@ struct Inner {
     upgrader: Upgrader,
     gater: ConnectionGater,
     metrics: Option<crate::metrics::Metrics>,
+    resources: ResourceManager,
     state: Mutex<State>,
     /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
     codes: Arc<RwLock<HashSet<u64>>>,
@@ -399,6 +425,7 @@ impl Swarm {
                 upgrader,
                 gater: config.gater,
                 metrics: config.metrics,
+                resources: ResourceManager::new(config.limits),
                 state: Mutex::new(state),
                 codes,
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -425,6 +452,12 @@ impl Swarm {
     /// The upgrader transports of this swarm should use.
     pub fn upgrader(&self) -> &Upgrader {
         &self.inner.upgrader
+    }
+
+    /// The resource manager counting this swarm's connections and streams (its
+    /// [`stats`](ResourceManager::stats) say what is in use).
+    pub fn resource_manager(&self) -> &ResourceManager {
+        &self.inner.resources
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -477,6 +510,7 @@ impl Swarm {
             }
         }
         transport.install_gater(&self.inner.gater);
+        transport.install_resources(&self.inner.resources);
         let index = st.transports.len();
         st.transports.push(transport);
         let mut shared = self.inner.codes.write().unwrap_or_else(|e| e.into_inner());
@@ -690,6 +724,12 @@ impl Swarm {
             self.spawn(async move { c.close().await });
             return Err(SwarmError::Gated { step, reason });
         }
+        if let Err(e) = self.take_resources(&conn) {
+            tracing::debug!(peer = %conn.remote_peer(), error = %e, "connection refused");
+            let c = conn.clone();
+            self.spawn(async move { c.close().await });
+            return Err(e.into());
+        }
         {
             let mut st = self.state();
             if st.closed {
@@ -719,8 +759,23 @@ impl Swarm {
         Ok(())
     }
 
+    /// Gives a connection our upgrader did not make (QUIC) its resource permit, checking
+    /// every connection limit at once.
+    fn take_resources(&self, conn: &Connection) -> Result<(), ResourceError> {
+        if conn.has_resources() {
+            return Ok(());
+        }
+        let ip = conn.remote_addr().ip_addr();
+        let mut permit = self.inner.resources.open_connection(conn.direction(), ip)?;
+        permit.set_peer(conn.remote_peer())?;
+        permit.handshake_done();
+        conn.set_resources(permit);
+        Ok(())
+    }
+
     /// Takes `conn` out of the table, announcing it once.
     fn remove_conn(&self, conn: &Connection) {
+        conn.release_resources();
         let mut st = self.state();
         let peer = conn.remote_peer();
         let Some(entries) = st.conns.get_mut(peer) else {
@@ -775,7 +830,9 @@ impl Swarm {
             };
             match conn.open_stream(protocols).await {
                 Ok(stream) => return Ok(stream),
-                Err(StreamError::Muxer(_)) if !retried && conn.is_closed() => {
+                Err(StreamError::Muxer(_) | StreamError::ClosedByRemote(_))
+                    if !retried && conn.is_closed() =>
+                {
                     retried = true;
                     self.remove_conn(&conn);
                 }
@@ -811,6 +868,7 @@ impl Swarm {
         if options.no_dial {
             return Err(SwarmError::NoConnection(peer.clone()));
         }
+        self.inner.resources.check_dial(peer)?;
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut st = self.state();
@@ -929,6 +987,7 @@ impl Swarm {
         if let Some(m) = &self.inner.metrics {
             conns.iter().for_each(|c| m.conn_closed(c));
         }
+        let conns_released = conns.clone();
         let mut closing = tokio::task::JoinSet::new();
         for c in conns {
             closing.spawn(async move {
@@ -936,6 +995,9 @@ impl Swarm {
             });
         }
         while closing.join_next().await.is_some() {}
+        for c in &conns_released {
+            c.release_resources();
+        }
         for (peer, conn) in gone {
             let _ = self
                 .inner
@@ -1032,7 +1094,12 @@ async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
     let Some(handler) = handler else {
         return; // removed while negotiating
     };
-    handler(stream).await;
+    let protocol = stream.protocol().to_owned();
+    // A panicking handler loses its stream (and the stream's permit) and nothing else.
+    let run = std::panic::AssertUnwindSafe(handler(stream));
+    if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+        tracing::warn!(%peer, %protocol, "stream handler panicked; its stream was dropped");
+    }
 }
 
 /// Maps a transport's error to the dial planner's vocabulary.

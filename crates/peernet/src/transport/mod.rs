@@ -144,6 +144,17 @@ impl Transport {
         }
     }
 
+    /// Lets the transport's upgrader take a permit from `manager` for every connection. QUIC
+    /// has no upgrader of ours: the swarm takes its connections' permits once they are up.
+    pub(crate) fn install_resources(&self, manager: &crate::ResourceManager) {
+        match self {
+            Transport::Tcp(t) => t.upgrader().install_resources(manager.clone()),
+            Transport::Memory(t) => t.upgrader().install_resources(manager.clone()),
+            Transport::Ws(t) => t.upgrader().install_resources(manager.clone()),
+            Transport::Quic(_) => {}
+        }
+    }
+
     /// Whether this transport dials and listens on `addr`.
     pub fn can_handle(&self, addr: &Multiaddr) -> bool {
         match self {

@@ -570,6 +570,7 @@ fn established(
         gated: false,
         handshake: started.elapsed(),
         metrics: Default::default(),
+        resources: Default::default(),
     };
     tracing::debug!(peer = %info.remote_peer, remote = %info.remote_addr, ?direction, "QUIC connection established");
     Ok(Connection::new_quic(info, connection))
