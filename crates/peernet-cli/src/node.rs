@@ -8,7 +8,7 @@ use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
     Connection, Host, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
-    TcpConfig, TcpTransport, TransportKind, Upgrader, WsTransport,
+    TcpConfig, TcpTransport, Transport, TransportKind, Upgrader, WsTransport,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,9 +23,9 @@ const MAX_PERF_DOWNLOAD: u64 = 64 << 30;
 /// The transports a dialing command uses: TCP and WebSocket with the chosen security, and QUIC
 /// v1 (always TLS 1.3) unless the options exclude TLS.
 pub struct Dialer {
-    tcp: TcpTransport,
-    ws: WsTransport,
-    quic: Option<QuicTransport>,
+    tcp: Transport,
+    ws: Transport,
+    quic: Option<Transport>,
 }
 
 /// Builds the dialing transports for our identity and security options.
@@ -33,14 +33,15 @@ pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Dia
     let keypair = identity::load(identity)?;
     let protocols = security_protocols(security);
     let quic = if protocols.contains(&SecurityProtocol::Tls) {
-        Some(QuicTransport::new(&keypair, QuicConfig::default())?)
+        Some(QuicTransport::new(&keypair, QuicConfig::default())?.into())
     } else {
         None
     };
     let upgrader = Upgrader::new(keypair).with_security(protocols);
+    // `Transport` resolves `/dns*` names before dialing; WebSocket keeps the name as `Host`.
     Ok(Dialer {
-        tcp: TcpTransport::new(upgrader.clone(), TcpConfig::default()),
-        ws: WsTransport::new(upgrader, TcpConfig::default()),
+        tcp: TcpTransport::new(upgrader.clone(), TcpConfig::default()).into(),
+        ws: WsTransport::new(upgrader, TcpConfig::default()).into(),
         quic,
     })
 }
@@ -72,7 +73,7 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
                     "{addr}: QUIC always uses TLS 1.3, which --security/--insecure excluded"
                 ))),
             },
-            // Secure WebSocket is refused by the transport with a typed error.
+            // Secure WebSocket without a TLS configuration is refused with a typed error.
             TransportKind::WebSocket | TransportKind::SecureWebSocket => {
                 Ok(transport.ws.dial(&addr, None).await?)
             }

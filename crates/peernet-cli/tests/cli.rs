@@ -372,6 +372,42 @@ fn websocket_listen_ping_echo_identify_and_perf() {
     // Secure WebSocket is refused with a clear error, not a hang.
     let o = peernet(&["echo", "/ip4/127.0.0.1/tcp/1/wss", "x"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs a TLS configuration"),
+        "{}",
+        stderr(&o)
+    );
     assert!(node.stop().success());
+}
+
+#[test]
+fn dns_addresses_are_resolved_for_every_transport() {
+    // TCP and QUIC: `/ip4/127.0.0.1` becomes `/dns4/localhost`.
+    let node = ListenNode::start(&[]);
+    let by_name = node.addr.replace("/ip4/127.0.0.1/", "/dns4/localhost/");
+    assert!(by_name.starts_with("/dns4/localhost/tcp/"), "{by_name}");
+    let o = peernet(&["--json", "ping", &by_name]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["type"], "ping");
+    assert!(node.stop().success());
+    let node = ListenNode::start(&["--quic", "0"]);
+    ping_echo_identify(
+        &node.addr.replace("/ip4/127.0.0.1/", "/dns/localhost/"),
+        "quic-v1",
+    );
+    assert!(node.stop().success());
+    let node = ListenNode::start(&["--ws", "0"]);
+    ping_echo_identify(
+        &node.addr.replace("/ip4/127.0.0.1/", "/dns4/localhost/"),
+        "/ws",
+    );
+    assert!(node.stop().success());
+    // A name that resolves to nothing: one error line naming the name.
+    let o = peernet(&["ping", "/dns4/no-such-node.invalid/tcp/4001"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("DNS name no-such-node.invalid resolved to no address"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -91,6 +91,8 @@ pub struct SwarmConfig {
     pub dial: DialSyncConfig,
     /// Local policy on which connections are allowed.
     pub gater: ConnectionGater,
+    /// Limits of resolving `/dns*` addresses before a dial.
+    pub dns: crate::DnsConfig,
 }
 
 /// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
@@ -266,6 +268,7 @@ struct Inner {
     local_peer: PeerId,
     upgrader: Upgrader,
     gater: ConnectionGater,
+    dns: crate::DnsConfig,
     state: Mutex<State>,
     /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
     codes: Arc<RwLock<HashSet<u64>>>,
@@ -395,6 +398,7 @@ impl Swarm {
                 local_peer,
                 upgrader,
                 gater: config.gater,
+                dns: config.dns,
                 state: Mutex::new(state),
                 codes,
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -790,6 +794,8 @@ impl Swarm {
         if options.no_dial {
             return Err(SwarmError::NoConnection(peer.clone()));
         }
+        // go's `resolveAddrs`: names become IP addresses before the worker ranks them.
+        let addrs = resolve_for_dial(peer, addrs, &self.inner.dns).await?;
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut st = self.state();
@@ -1011,6 +1017,39 @@ async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
     handler(stream).await;
 }
 
+/// Resolves the DNS addresses of a dial. Names that fail are logged; if nothing is left to
+/// dial, the dial fails with every name's error.
+async fn resolve_for_dial(
+    peer: &PeerId,
+    addrs: Vec<Multiaddr>,
+    config: &crate::DnsConfig,
+) -> Result<Vec<Multiaddr>, DialError> {
+    if !addrs.iter().any(crate::is_dns_addr) {
+        return Ok(addrs);
+    }
+    let resolved = crate::resolve_dial_addrs(addrs, config).await;
+    for (addr, e) in &resolved.failed {
+        tracing::debug!(%peer, %addr, error = %e, "DNS resolution failed");
+    }
+    if resolved.addrs.is_empty() && !resolved.failed.is_empty() {
+        let mut errors = Vec::new();
+        for (addr, e) in resolved.failed {
+            errors.push(peernet_core::dial::TransportError {
+                addr,
+                cause: AddrDialError::Resolve(Arc::new(e)),
+            });
+        }
+        errors.truncate(peernet_core::dial::MAX_DIAL_ERRORS);
+        return Err(DialError {
+            peer: peer.clone(),
+            cause: peernet_core::dial::DialErrorCause::NoGoodAddresses,
+            errors,
+            skipped: 0,
+        });
+    }
+    Ok(resolved.addrs)
+}
+
 /// Maps a transport's error to the dial planner's vocabulary.
 fn addr_dial_error(e: TransportError) -> AddrDialError {
     match e {
@@ -1040,6 +1079,7 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
         TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,
         TransportError::Quic(e) => AddrDialError::Handshake(Arc::new(e)),
         TransportError::Ws(e) => AddrDialError::Handshake(Arc::new(e)),
+        TransportError::Dns(e) => AddrDialError::Resolve(Arc::new(e)),
     }
 }
 
