@@ -10,7 +10,7 @@ mod ws;
 
 pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, Resolved};
 pub use memory::MemoryTransport;
-pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_MUXER};
+pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
 pub use ws::{load_pem, WsError, WsStream, WsTlsConfig, WsTransport, MAX_WS_MESSAGE};
 
