@@ -52,13 +52,13 @@ pub use peerstore::{
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use peernet_core::identify::IdentifyError;
 use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
-use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, TransportKind};
+use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
@@ -365,29 +365,6 @@ impl std::fmt::Debug for Host {
     }
 }
 
-/// `addr` with an unspecified IP (`0.0.0.0`, `::`) replaced by the loopback address; other
-/// addresses unchanged. (Interface enumeration is not done yet.)
-fn dialable(addr: &Multiaddr) -> Multiaddr {
-    match addr.socket_addr() {
-        Some(sa) if sa.ip().is_unspecified() => {
-            let ip = match sa.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            };
-            let loopback = SocketAddr::new(ip, sa.port());
-            match addr.transport_kind() {
-                TransportKind::Tcp => Multiaddr::tcp(loopback),
-                TransportKind::QuicV1 => Multiaddr::quic_v1(loopback),
-                TransportKind::WebSocket => {
-                    Multiaddr::tcp(loopback).with(peernet_core::Protocol::Ws)
-                }
-                _ => addr.clone(),
-            }
-        }
-        _ => addr.clone(),
-    }
-}
-
 impl Host {
     /// Options for a new host, all at their defaults.
     pub fn builder() -> HostBuilder {
@@ -413,17 +390,11 @@ impl Host {
         &self.inner.keypair
     }
 
-    /// The addresses we listen on, with actual ports, unspecified IPs (`0.0.0.0`) replaced by
-    /// loopback (what identify announces; go's `Addrs`).
+    /// The addresses we listen on, with actual ports, unspecified IPs (`0.0.0.0`, `::`)
+    /// replaced by every interface address of their family, loopback first (what identify
+    /// announces; go's `Addrs`).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
-        let mut out: Vec<Multiaddr> = Vec::new();
-        for a in self.inner.swarm.listen_addrs() {
-            let a = dialable(&a);
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
-        out
+        self.inner.swarm.interface_listen_addrs()
     }
 
     /// Our full addresses: [`listen_addrs`](Self::listen_addrs) each ending in `/p2p/<id>`,

@@ -549,9 +549,16 @@ impl Swarm {
         Ok(report)
     }
 
-    /// The addresses we listen on.
+    /// The addresses we listen on, as bound (`0.0.0.0` stays `0.0.0.0`).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.state().listen_addrs.clone()
+    }
+
+    /// The addresses we can be reached at (go's `InterfaceListenAddresses`):
+    /// [`listen_addrs`](Self::listen_addrs) with each unspecified IP (`0.0.0.0`, `::`)
+    /// replaced by every interface address of its family ([`crate::interface_ips`]).
+    pub fn interface_listen_addrs(&self) -> Vec<Multiaddr> {
+        crate::expand_unspecified(&self.listen_addrs(), &crate::interface_ips())
     }
 
     /// Adds addresses `new_stream` may dial `peer` at (a minimal peerstore; at most

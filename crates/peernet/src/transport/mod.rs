@@ -3,12 +3,14 @@
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
 mod dns;
+mod interfaces;
 mod memory;
 mod quic;
 mod tcp;
 mod ws;
 
 pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, Resolved};
+pub use interfaces::{expand_unspecified, interface_ips};
 pub use memory::MemoryTransport;
 pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
