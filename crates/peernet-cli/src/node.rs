@@ -2,14 +2,17 @@
 //! transport from the options, dialing with a timeout, serving the protocols).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
     Connection, Host, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
-    TcpConfig, TcpTransport, Transport, TransportKind, Upgrader, WsTransport,
+    TcpConfig, TcpTransport, Transport, TransportKind, Upgrader, WsTlsConfig, WsTransport,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -38,12 +41,29 @@ pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Dia
         None
     };
     let upgrader = Upgrader::new(keypair).with_security(protocols);
+    let ws = WsTransport::new(upgrader.clone(), TcpConfig::default()).with_tls(ws_tls(security)?);
     // `Transport` resolves `/dns*` names before dialing; WebSocket keeps the name as `Host`.
     Ok(Dialer {
-        tcp: TcpTransport::new(upgrader.clone(), TcpConfig::default()).into(),
-        ws: WsTransport::new(upgrader, TcpConfig::default()).into(),
+        tcp: TcpTransport::new(upgrader, TcpConfig::default()).into(),
+        ws: ws.into(),
         quic,
     })
+}
+
+/// The secure WebSocket dialing roots of `--ca`, if given.
+fn ws_tls(security: &SecurityArgs) -> Result<WsTlsConfig> {
+    let Some(path) = &security.ca else {
+        return Ok(WsTlsConfig::new());
+    };
+    let bad = |e: &dyn std::fmt::Display| CliError(format!("--ca {}: {e}", path.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(bad(&"no CERTIFICATE block"));
+    }
+    Ok(WsTlsConfig::new().with_roots(roots)?)
 }
 
 /// The security protocols our options ask for, in order of preference.
@@ -89,16 +109,28 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
     }
 }
 
-/// `peernet listen`.
+/// The ports `peernet listen` was asked for.
+pub struct Ports {
+    /// `--tcp`.
+    pub tcp: Option<u16>,
+    /// `--quic`.
+    pub quic: Option<u16>,
+    /// `--ws`.
+    pub ws: Option<u16>,
+    /// `--wss`.
+    pub wss: Option<u16>,
+}
+
+/// `peernet listen`; `wss_cert` is the certificate chain and key files of `--wss`.
 pub async fn listen(
-    tcp: Option<u16>,
-    quic: Option<u16>,
-    ws: Option<u16>,
+    ports: Ports,
+    wss_cert: Option<(PathBuf, PathBuf)>,
     ip: &str,
     identity: &IdentityArgs,
     security: &SecurityArgs,
     out: Output,
 ) -> Result<()> {
+    let Ports { tcp, quic, ws, wss } = ports;
     let ip: IpAddr = ip
         .parse()
         .map_err(|e| CliError(format!("invalid --ip {ip:?}: {e}")))?;
@@ -109,7 +141,7 @@ pub async fn listen(
         ));
     }
     // Without a port option: TCP on a free port, and QUIC too when TLS is on.
-    let (tcp, quic) = match (tcp, quic, ws) {
+    let (tcp, quic) = match (tcp, quic, ws.or(wss)) {
         (None, None, None) => (
             Some(0),
             protocols.contains(&SecurityProtocol::Tls).then_some(0),
@@ -121,10 +153,20 @@ pub async fn listen(
     listen.extend(quic.map(|port| Multiaddr::quic_v1((ip, port).into())));
     listen
         .extend(ws.map(|port| Multiaddr::tcp((ip, port).into()).with(peernet::core::Protocol::Ws)));
+    listen.extend(wss.map(|port| {
+        Multiaddr::tcp((ip, port).into())
+            .with(peernet::core::Protocol::Tls)
+            .with(peernet::core::Protocol::Ws)
+    }));
+    let mut tls = ws_tls(security)?;
+    if let (Some(_), Some((cert, key))) = (wss, &wss_cert) {
+        tls = tls.with_pem_files(cert, key)?;
+    }
     let host = Host::builder()
         .identity(identity::load(identity)?)
         .security(protocols)
         .listen_addrs(listen)
+        .ws_tls(tls)
         .build()
         .await?;
     // Listening on every interface: the host shows the loopback address, dialable as is.

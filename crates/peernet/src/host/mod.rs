@@ -152,6 +152,7 @@ pub struct HostBuilder {
     tcp: TcpConfig,
     quic: QuicConfig,
     conn_manager: ConnManagerConfig,
+    ws_tls: crate::WsTlsConfig,
 }
 
 impl HostBuilder {
@@ -223,6 +224,13 @@ impl HostBuilder {
         self
     }
 
+    /// TLS for secure WebSocket (`/tls/ws`, `/wss`): the certificate to listen with, the roots
+    /// to trust when dialing. Default: none (secure WebSocket addresses are refused).
+    pub fn ws_tls(mut self, tls: crate::WsTlsConfig) -> Self {
+        self.ws_tls = tls;
+        self
+    }
+
     /// Builds the host: the swarm with TCP and memory transports (yamux on each), listening
     /// on the listen addresses, serving identify and identify push.
     ///
@@ -245,10 +253,14 @@ impl HostBuilder {
         if let Some(security) = self.security {
             upgrader = upgrader.with_security(security);
         }
+        let dns = self.swarm.dns;
         let swarm = Swarm::new(upgrader.clone(), self.swarm);
         swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp.clone()))?;
-        // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`).
-        swarm.add_transport(WsTransport::new(upgrader.clone(), self.tcp))?;
+        // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`, `/tls/ws`).
+        let ws = WsTransport::new(upgrader.clone(), self.tcp)
+            .with_tls(self.ws_tls)
+            .with_dns(dns);
+        swarm.add_transport(ws)?;
         swarm.add_transport(MemoryTransport::new(upgrader))?;
         if quic {
             swarm.add_transport(QuicTransport::new(&keypair, self.quic)?)?;
