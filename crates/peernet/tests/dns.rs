@@ -1,7 +1,8 @@
 //! DNS addresses end to end: the swarm resolves `/dns4` and `/dns` names before its dial
 //! ranking (TCP and QUIC), a name that resolves to nothing fails with a typed error naming the
 //! name, and a bare [`Transport`] dials names too. `localhost` is answered without the network
-//! (RFC 6761) and `.invalid` names never resolve, so none of this needs a DNS server.
+//! (RFC 6761) and `.invalid` names never resolve, so none of this needs a DNS server. Hosts
+//! connect over plain and secure WebSocket by name.
 
 use peernet::core::dial::{AddrDialError, DialErrorCause};
 use peernet::services::echo;
@@ -183,4 +184,71 @@ async fn a_bare_transport_dials_names_over_tcp_and_quic() {
         matches!(&err, TransportError::Dns(DnsError::NoAddress { name }) if name == "nothing.invalid"),
         "{err:?}"
     );
+}
+
+/// A CA and a `localhost` certificate it signed, as a listening and dialing WebSocket TLS
+/// configuration.
+fn ws_tls() -> peernet::WsTlsConfig {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    peernet::WsTlsConfig::new()
+        .with_certificate(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap()
+        .with_roots(roots)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hosts_connect_over_websocket_by_name_plain_and_secure() {
+    let tls = ws_tls();
+    let server = peernet::Host::builder()
+        .listen_addrs([
+            "/ip4/127.0.0.1/tcp/0/ws".parse().unwrap(),
+            "/ip4/127.0.0.1/tcp/0/tls/ws".parse().unwrap(),
+        ])
+        .ws_tls(tls.clone())
+        .build()
+        .await
+        .unwrap();
+    let addrs = server.listen_addrs();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    for addr in &addrs {
+        // The swarm resolves `/tls/ws` names to `/tls/sni/localhost/ws` before ranking, and
+        // leaves plain `/ws` names to the WebSocket transport (the name is the HTTP Host).
+        let by_name: Multiaddr = addr
+            .to_string()
+            .replace("/ip4/127.0.0.1/", "/dns4/localhost/")
+            .parse()
+            .unwrap();
+        let client = peernet::Host::builder()
+            .no_listen()
+            .ws_tls(tls.clone())
+            .build()
+            .await
+            .unwrap();
+        client
+            .connect(peernet::AddrInfo {
+                peer_id: server.id().clone(),
+                addrs: vec![by_name.clone()],
+            })
+            .await
+            .unwrap();
+        let conns = client.swarm().conns_to_peer(server.id());
+        assert_eq!(conns.len(), 1, "{by_name}");
+        assert_eq!(&conns[0].remote_addr().without_p2p(), addr, "{by_name}");
+        client.close().await;
+    }
+    server.close().await;
 }
