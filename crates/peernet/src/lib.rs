@@ -92,7 +92,7 @@ pub use transport::{
     Listener, MemoryTransport, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport,
     Transport, TransportError, WsError, WsStream, WsTransport, MAX_WS_MESSAGE, QUIC_MUXER,
 };
-pub use transport::{Resolved, WsTlsConfig, QUIC_CERTIFICATE_REFUSED};
+pub use transport::{ResolvedAddrs, WsTlsConfig, QUIC_CERTIFICATE_REFUSED};
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
     DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,

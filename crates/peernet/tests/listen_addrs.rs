@@ -72,3 +72,31 @@ async fn unspecified_listen_addresses_expand_to_interface_addresses() {
     client.close().await;
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_swarm_on_an_unspecified_address_never_dials_its_own_interface_addresses() {
+    let node = swarm();
+    let bound = node
+        .listen(&["/ip4/0.0.0.0/tcp/0".parse().unwrap()])
+        .await
+        .unwrap()
+        .listening;
+    let port = bound[0].socket_addr().unwrap().port();
+    let own: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let someone = Keypair::generate_ed25519().to_peer_id();
+    let err = node
+        .dial_peer(&someone, vec![own.clone()])
+        .await
+        .unwrap_err();
+    let peernet::SwarmError::Dial(e) = err else {
+        panic!("expected a dial error, got {err:?}")
+    };
+    assert!(
+        matches!(
+            e.error_for(&own),
+            Some(peernet::core::dial::AddrDialError::OwnListenAddr)
+        ),
+        "{e}"
+    );
+    node.close().await;
+}

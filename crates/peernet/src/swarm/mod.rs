@@ -524,7 +524,7 @@ impl Swarm {
                             return Err(SwarmError::Closed);
                         }
                         st.listen_addrs.push(local.clone());
-                        let listen_addrs = st.listen_addrs.clone();
+                        let listen_addrs = own_addrs(&st.listen_addrs);
                         st.dial_sync.set_listen_addrs(listen_addrs);
                         let _ = self.inner.events.send(SwarmEvent::Listen {
                             addr: local.clone(),
@@ -962,6 +962,17 @@ async fn run_driver(swarm: Weak<Inner>, wake: Arc<Notify>) {
     }
 }
 
+/// The addresses the dial planner must never dial: what we listen on, as bound and with
+/// unspecified IPs expanded to the interface addresses.
+fn own_addrs(listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
+    let mut own = listen_addrs.to_vec();
+    own.extend(crate::expand_unspecified(
+        listen_addrs,
+        &crate::interface_ips(),
+    ));
+    own
+}
+
 async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
     let local = listener.local_addr().clone();
     while let Some(conn) = listener.accept().await {
@@ -973,7 +984,7 @@ async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
     let before = st.listen_addrs.len();
     st.listen_addrs.retain(|a| a != &local);
     if st.listen_addrs.len() != before {
-        let listen_addrs = st.listen_addrs.clone();
+        let listen_addrs = own_addrs(&st.listen_addrs);
         st.dial_sync.set_listen_addrs(listen_addrs);
         let _ = swarm
             .inner

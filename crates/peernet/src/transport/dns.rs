@@ -242,7 +242,7 @@ pub async fn resolve_addr(
 
 /// What [`resolve_dial_addrs`] made of a peer's addresses.
 #[derive(Debug, Default)]
-pub struct Resolved {
+pub struct ResolvedAddrs {
     /// The addresses to dial: every address without a name, every result of every name that
     /// resolved, and plain `/ws` names (resolved by the WebSocket transport, which keeps the
     /// name as HTTP `Host`). Duplicates removed, order kept.
@@ -254,8 +254,8 @@ pub struct Resolved {
 /// Resolves every DNS address of a dial (the swarm calls it before handing the addresses to
 /// the dial worker's ranking, as go's `resolveAddrs`). Names are looked up concurrently, at
 /// most [`DnsConfig::max_names_per_dial`] of them.
-pub async fn resolve_dial_addrs(addrs: Vec<Multiaddr>, config: &DnsConfig) -> Resolved {
-    let mut out = Resolved::default();
+pub async fn resolve_dial_addrs(addrs: Vec<Multiaddr>, config: &DnsConfig) -> ResolvedAddrs {
+    let mut out = ResolvedAddrs::default();
     let mut seen = std::collections::HashSet::new();
     let addrs: Vec<Multiaddr> = addrs
         .into_iter()

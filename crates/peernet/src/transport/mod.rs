@@ -9,7 +9,7 @@ mod quic;
 mod tcp;
 mod ws;
 
-pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, Resolved};
+pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, ResolvedAddrs};
 pub use interfaces::{expand_unspecified, interface_ips};
 pub use memory::MemoryTransport;
 pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
