@@ -55,6 +55,10 @@ pub struct SecurityArgs {
     /// No encryption at all (plaintext/2.0.0): only for local experiments.
     #[arg(long)]
     insecure: bool,
+    /// PEM file of certificate authorities to trust when dialing secure WebSocket (/tls/ws,
+    /// /wss) addresses.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
 }
 
 /// Security protocol choice.
@@ -91,6 +95,15 @@ enum Command {
         /// TCP port for WebSocket.
         #[arg(long, value_name = "PORT")]
         ws: Option<u16>,
+        /// TCP port for secure WebSocket (/tls/ws); needs --cert and --cert-key.
+        #[arg(long, value_name = "PORT", requires_all = ["cert", "cert_key"])]
+        wss: Option<u16>,
+        /// PEM certificate chain (leaf first) for --wss.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// PEM private key of --cert.
+        #[arg(long, value_name = "FILE")]
+        cert_key: Option<PathBuf>,
         /// IP address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
         ip: String,
@@ -223,11 +236,18 @@ async fn run(command: Command, out: Output, timeout: Duration) -> Result<()> {
             tcp,
             quic,
             ws,
+            wss,
+            cert,
+            cert_key,
             ip,
             metrics,
             identity,
             security,
-        } => node::listen(tcp, quic, ws, &ip, metrics, &identity, &security, out).await,
+        } => {
+            let ports = node::Ports { tcp, quic, ws, wss };
+            let wss_cert = cert.zip(cert_key);
+            node::listen(ports, wss_cert, &ip, metrics, &identity, &security, out).await
+        }
         Command::Ping {
             addr,
             count,

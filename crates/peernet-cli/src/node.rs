@@ -2,14 +2,17 @@
 //! transport from the options, dialing with a timeout, serving the protocols).
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use peernet::core::identify::{self, IdentifyReader};
 use peernet::services::{echo, perf, ping};
 use peernet::{
     Connection, Host, Metrics, Multiaddr, QuicConfig, QuicTransport, SecurityProtocol, SwarmEvent,
-    TcpConfig, TcpTransport, TransportKind, Upgrader, WsTransport,
+    TcpConfig, TcpTransport, Transport, TransportKind, Upgrader, WsTlsConfig, WsTransport,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -23,9 +26,9 @@ const MAX_PERF_DOWNLOAD: u64 = 64 << 30;
 /// The transports a dialing command uses: TCP and WebSocket with the chosen security, and QUIC
 /// v1 (always TLS 1.3) unless the options exclude TLS.
 pub struct Dialer {
-    tcp: TcpTransport,
-    ws: WsTransport,
-    quic: Option<QuicTransport>,
+    tcp: Transport,
+    ws: Transport,
+    quic: Option<Transport>,
 }
 
 /// Builds the dialing transports for our identity and security options.
@@ -33,16 +36,34 @@ pub fn transport(identity: &IdentityArgs, security: &SecurityArgs) -> Result<Dia
     let keypair = identity::load(identity)?;
     let protocols = security_protocols(security);
     let quic = if protocols.contains(&SecurityProtocol::Tls) {
-        Some(QuicTransport::new(&keypair, QuicConfig::default())?)
+        Some(QuicTransport::new(&keypair, QuicConfig::default())?.into())
     } else {
         None
     };
     let upgrader = Upgrader::new(keypair).with_security(protocols);
+    let ws = WsTransport::new(upgrader.clone(), TcpConfig::default()).with_tls(ws_tls(security)?);
+    // `Transport` resolves `/dns*` names before dialing; WebSocket keeps the name as `Host`.
     Ok(Dialer {
-        tcp: TcpTransport::new(upgrader.clone(), TcpConfig::default()),
-        ws: WsTransport::new(upgrader, TcpConfig::default()),
+        tcp: TcpTransport::new(upgrader, TcpConfig::default()).into(),
+        ws: ws.into(),
         quic,
     })
+}
+
+/// The secure WebSocket dialing roots of `--ca`, if given.
+fn ws_tls(security: &SecurityArgs) -> Result<WsTlsConfig> {
+    let Some(path) = &security.ca else {
+        return Ok(WsTlsConfig::new());
+    };
+    let bad = |e: &dyn std::fmt::Display| CliError(format!("--ca {}: {e}", path.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(bad(&"no CERTIFICATE block"));
+    }
+    Ok(WsTlsConfig::new().with_roots(roots)?)
 }
 
 /// The security protocols our options ask for, in order of preference.
@@ -72,7 +93,7 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
                     "{addr}: QUIC always uses TLS 1.3, which --security/--insecure excluded"
                 ))),
             },
-            // Secure WebSocket is refused by the transport with a typed error.
+            // Secure WebSocket without a TLS configuration is refused with a typed error.
             TransportKind::WebSocket | TransportKind::SecureWebSocket => {
                 Ok(transport.ws.dial(&addr, None).await?)
             }
@@ -88,18 +109,29 @@ pub async fn dial(transport: &Dialer, addr: &str, timeout: Duration) -> Result<C
     }
 }
 
-/// `peernet listen`.
-#[allow(clippy::too_many_arguments)] // one per option of the command
+/// The ports `peernet listen` was asked for.
+pub struct Ports {
+    /// `--tcp`.
+    pub tcp: Option<u16>,
+    /// `--quic`.
+    pub quic: Option<u16>,
+    /// `--ws`.
+    pub ws: Option<u16>,
+    /// `--wss`.
+    pub wss: Option<u16>,
+}
+
+/// `peernet listen`; `wss_cert` is the certificate chain and key files of `--wss`.
 pub async fn listen(
-    tcp: Option<u16>,
-    quic: Option<u16>,
-    ws: Option<u16>,
+    ports: Ports,
+    wss_cert: Option<(PathBuf, PathBuf)>,
     ip: &str,
     metrics_addr: Option<SocketAddr>,
     identity: &IdentityArgs,
     security: &SecurityArgs,
     out: Output,
 ) -> Result<()> {
+    let Ports { tcp, quic, ws, wss } = ports;
     let ip: IpAddr = ip
         .parse()
         .map_err(|e| CliError(format!("invalid --ip {ip:?}: {e}")))?;
@@ -110,7 +142,7 @@ pub async fn listen(
         ));
     }
     // Without a port option: TCP on a free port, and QUIC too when TLS is on.
-    let (tcp, quic) = match (tcp, quic, ws) {
+    let (tcp, quic) = match (tcp, quic, ws.or(wss)) {
         (None, None, None) => (
             Some(0),
             protocols.contains(&SecurityProtocol::Tls).then_some(0),
@@ -122,6 +154,15 @@ pub async fn listen(
     listen.extend(quic.map(|port| Multiaddr::quic_v1((ip, port).into())));
     listen
         .extend(ws.map(|port| Multiaddr::tcp((ip, port).into()).with(peernet::core::Protocol::Ws)));
+    listen.extend(wss.map(|port| {
+        Multiaddr::tcp((ip, port).into())
+            .with(peernet::core::Protocol::Tls)
+            .with(peernet::core::Protocol::Ws)
+    }));
+    let mut tls = ws_tls(security)?;
+    if let (Some(_), Some((cert, key))) = (wss, &wss_cert) {
+        tls = tls.with_pem_files(cert, key)?;
+    }
     // Catch SIGTERM and Ctrl-C from now on: a signal arriving while the node starts up, right
     // after it printed its addresses, must stop it cleanly too.
     let shutdown = shutdown_signal()?;
@@ -137,7 +178,8 @@ pub async fn listen(
     let mut builder = Host::builder()
         .identity(identity::load(identity)?)
         .security(protocols)
-        .listen_addrs(listen);
+        .listen_addrs(listen)
+        .ws_tls(tls);
     let metrics = metrics_listener.as_ref().map(|_| Metrics::new());
     if let Some(m) = &metrics {
         builder = builder.metrics(m.clone());

@@ -386,7 +386,11 @@ fn websocket_listen_ping_echo_identify_and_perf() {
     // Secure WebSocket is refused with a clear error, not a hang.
     let o = peernet(&["echo", "/ip4/127.0.0.1/tcp/1/wss", "x"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs a TLS configuration"),
+        "{}",
+        stderr(&o)
+    );
     assert!(node.stop().success());
 }
 
@@ -494,4 +498,98 @@ fn listen_metrics_endpoint_counts_a_ping() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(node.stop().success());
+}
+
+#[test]
+fn dns_addresses_are_resolved_for_every_transport() {
+    // TCP and QUIC: `/ip4/127.0.0.1` becomes `/dns4/localhost`.
+    let node = ListenNode::start(&[]);
+    let by_name = node.addr.replace("/ip4/127.0.0.1/", "/dns4/localhost/");
+    assert!(by_name.starts_with("/dns4/localhost/tcp/"), "{by_name}");
+    let o = peernet(&["--json", "ping", &by_name]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json_lines(&o)[0]["type"], "ping");
+    assert!(node.stop().success());
+    let node = ListenNode::start(&["--quic", "0"]);
+    ping_echo_identify(
+        &node.addr.replace("/ip4/127.0.0.1/", "/dns/localhost/"),
+        "quic-v1",
+    );
+    assert!(node.stop().success());
+    let node = ListenNode::start(&["--ws", "0"]);
+    ping_echo_identify(
+        &node.addr.replace("/ip4/127.0.0.1/", "/dns4/localhost/"),
+        "/ws",
+    );
+    assert!(node.stop().success());
+    // A name that resolves to nothing: one error line naming the name.
+    let o = peernet(&["ping", "/dns4/no-such-node.invalid/tcp/4001"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("DNS name no-such-node.invalid resolved to no address"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn secure_websocket_listen_with_a_certificate_and_dial_with_a_ca() {
+    let dir = std::env::temp_dir().join(format!("peernet-cli-wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A CA, and a certificate for `localhost` it signed, as PEM files.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cert_pem, leaf.pem()).unwrap();
+    std::fs::write(&key_pem, leaf_key.serialize_pem()).unwrap();
+
+    let node = ListenNode::start(&[
+        "--wss",
+        "0",
+        "--cert",
+        cert_pem.to_str().unwrap(),
+        "--cert-key",
+        key_pem.to_str().unwrap(),
+    ]);
+    assert!(node.addr.contains("/tls/ws/p2p/"), "{}", node.addr);
+    let by_name = node.addr.replace("/ip4/127.0.0.1/", "/dns4/localhost/");
+    // Trusting the CA: ping over /tls/ws by name, and over the older /wss spelling.
+    for addr in [by_name.clone(), by_name.replace("/tls/ws/", "/wss/")] {
+        let o = peernet(&["--json", "ping", &addr, "--ca", ca_pem.to_str().unwrap()]);
+        assert!(o.status.success(), "{addr}: {}", stderr(&o));
+        assert_eq!(json_lines(&o)[0]["type"], "ping");
+    }
+    // Without the CA: refused with the reason, not a hang.
+    let o = peernet(&["ping", &by_name]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("needs a TLS configuration"),
+        "{}",
+        stderr(&o)
+    );
+    // With the CA but at an IP the certificate is not for: the TLS handshake fails.
+    let o = peernet(&["ping", &node.addr, "--ca", ca_pem.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("TLS handshake failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(node.stop().success());
+    // --wss without a certificate is a usage error.
+    let o = peernet(&["listen", "--wss", "0"]);
+    assert!(!o.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -27,6 +27,7 @@ fn our_transport(security: Security) -> (Transport, &'static str) {
         Security::WsNoise => (SecurityProtocol::Noise, true),
         Security::WsTls => (SecurityProtocol::Tls, true),
         Security::Quic => unreachable!("QUIC interop is in tests/quic_interop.rs"),
+        Security::Wss => unreachable!("secure WebSocket interop is in tests/wss_interop.rs"),
     };
     let upgrader = Upgrader::new(Keypair::generate_ed25519()).with_security(vec![protocol]);
     if ws {

@@ -95,10 +95,13 @@ pub use swarm::{
     ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
     SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
 };
+pub use transport::{expand_unspecified, interface_ips};
+pub use transport::{is_dns_addr, load_pem, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError};
 pub use transport::{
     Listener, MemoryTransport, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport,
     Transport, TransportError, WsError, WsStream, WsTransport, MAX_WS_MESSAGE, QUIC_MUXER,
 };
+pub use transport::{ResolvedAddrs, WsTlsConfig, QUIC_CERTIFICATE_REFUSED};
 pub use upgrader::{
     SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
     DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,

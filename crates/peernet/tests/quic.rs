@@ -435,3 +435,140 @@ async fn ipv6_loopback() {
     let stream = conn.open_stream(&[echo::PROTOCOL]).await.unwrap();
     assert_eq!(echo::echo(stream, b"v6", 8).await.unwrap(), b"v6");
 }
+
+/// The libp2p certificate extension's OID (1.3.6.1.4.1.53594.1.1).
+const LIBP2P_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 53594, 1, 1];
+
+/// A self-signed certificate and its key: without the libp2p extension (`host: None`), or with
+/// one naming `host` whose signature covers another key than the certificate's (a bad
+/// extension signature).
+fn forged_certificate(
+    host: Option<&Keypair>,
+) -> (
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    if let Some(host) = host {
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut message = b"libp2p-tls-handshake:".to_vec();
+        message.extend_from_slice(&other.public_key_der());
+        let public = host.public().to_protobuf_encoding();
+        let signature = host.sign(&message);
+        // SignedKey ::= SEQUENCE { publicKey OCTET STRING, signature OCTET STRING }
+        let mut body = vec![0x04, public.len() as u8];
+        body.extend_from_slice(&public);
+        body.extend_from_slice(&[0x04, signature.len() as u8]);
+        body.extend_from_slice(&signature);
+        let mut der = vec![0x30, body.len() as u8];
+        der.extend_from_slice(&body);
+        // Not critical: rustls (webpki) refuses to load a certificate with an unknown critical
+        // extension, and libp2p accepts the extension either way.
+        let ext = rcgen::CustomExtension::from_oid_content(LIBP2P_OID, der);
+        params.custom_extensions.push(ext);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    (cert.der().clone(), key)
+}
+
+/// The TLS 1.3 / ALPN `libp2p` settings every raw quinn peer below uses.
+fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A QUIC server presenting a forged certificate is refused by our dialer with the typed
+/// reason: a bad extension signature.
+#[tokio::test]
+async fn dialer_refuses_a_bad_extension_signature_with_a_typed_error() {
+    let (cert, key) = forged_certificate(Some(&Keypair::ed25519_from_seed(40)));
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"libp2p".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
+    let server = quinn::Endpoint::server(
+        quinn::ServerConfig::with_crypto(std::sync::Arc::new(crypto)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let port = server.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Some(incoming) = server.accept().await {
+            let _ = incoming.await;
+        }
+    });
+    let addr: Multiaddr = format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
+        .parse()
+        .unwrap();
+    let err = transport(41).dial(&addr, None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Quic(QuicError::Certificate(TlsError::BadExtensionSignature))
+        ),
+        "{err:?}"
+    );
+}
+
+/// A raw quinn client presenting `cert` to our listener: the listener refuses it with the
+/// typed reason, which reaches the client as the close reason, and never hands the connection
+/// out (the next accepted connection is a well-behaved one).
+async fn listener_refuses(host: Option<&Keypair>, expected: TlsError) {
+    let server = transport(42);
+    let listener = server.listen(&loopback()).unwrap();
+    let addr = listener.local_addr().clone();
+    let mut accepted = serve(listener);
+
+    let (cert, key) = forged_certificate(host);
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(
+            peernet::core::tls::Libp2pCertVerifier::new(None),
+        ))
+        .with_client_auth_cert(vec![cert], key)
+        .unwrap();
+    tls.alpn_protocols = vec![b"libp2p".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(quinn::ClientConfig::new(std::sync::Arc::new(crypto)));
+    let connection = client
+        .connect(addr.socket_addr().unwrap(), "l")
+        .unwrap()
+        .await
+        .unwrap();
+    match connection.closed().await {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code, peernet::QUIC_CERTIFICATE_REFUSED);
+            assert_eq!(
+                String::from_utf8_lossy(&close.reason),
+                format!("certificate refused: {expected}")
+            );
+        }
+        other => panic!("expected the listener's refusal, got {other:?}"),
+    }
+    let good = transport(43).dial(&addr, None).await.unwrap();
+    let first = accepted.recv().await.unwrap();
+    assert_eq!(first.remote_peer(), &peer(43));
+    assert_eq!(good.remote_peer(), &peer(42));
+}
+
+#[tokio::test]
+async fn listener_refuses_a_client_certificate_without_libp2p_extension() {
+    listener_refuses(None, TlsError::MissingExtension).await;
+}
+
+#[tokio::test]
+async fn listener_refuses_a_client_certificate_with_a_bad_extension_signature() {
+    listener_refuses(
+        Some(&Keypair::ed25519_from_seed(44)),
+        TlsError::BadExtensionSignature,
+    )
+    .await;
+}

@@ -56,6 +56,10 @@ pub enum AddrDialError {
         /// The peer that answered.
         actual: PeerId,
     },
+    /// The address's DNS name did not resolve (the address's author, or the resolver); nothing
+    /// was dialed.
+    #[error("DNS resolution failed: {0}")]
+    Resolve(Arc<dyn std::error::Error + Send + Sync>),
     /// Local policy: the connection gater refused the address or the secured connection; the
     /// gater's reason.
     #[error("refused by the connection gater: {0}")]

@@ -170,10 +170,20 @@ impl TlsIdentity {
     /// rustls picks the first of *our* ALPN protocols that the client offers; the spec asks
     /// for the client's preference, which [`server_config_for_client_hello`] provides.
     pub fn server_config(&self, muxers: &[&str]) -> Result<ServerConfig, TlsError> {
+        self.server_config_with_verifier(muxers, Arc::new(self.verifier(None)))
+    }
+
+    /// [`server_config`](Self::server_config) with another client certificate verifier (the
+    /// QUIC listener defers the libp2p checks to after the handshake, to report them typed).
+    pub fn server_config_with_verifier(
+        &self,
+        muxers: &[&str],
+        verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    ) -> Result<ServerConfig, TlsError> {
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(config_error)?
-            .with_client_cert_verifier(Arc::new(self.verifier(None)))
+            .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::clone(&self.certificate) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = alpn_protocols(muxers);
         config.session_storage = Arc::new(NoServerSessionStorage {});

@@ -29,6 +29,9 @@ pub enum Security {
     WsNoise,
     /// WebSocket (`/tcp/…/ws`) with TLS and yamux.
     WsTls,
+    /// Secure WebSocket (`/tcp/…/tls/ws`, web TLS from [`RustNode::spawn_wss`]) with Noise and
+    /// yamux.
+    Wss,
 }
 
 #[derive(NetworkBehaviour)]
@@ -66,6 +69,19 @@ pub struct RustNode {
 impl RustNode {
     /// Starts a node listening on 127.0.0.1 (random port), serving echo.
     pub async fn spawn(security: Security) -> RustNode {
+        RustNode::spawn_with(security, None).await
+    }
+
+    /// Starts a node listening on secure WebSocket (`/tls/ws`) with `tls` (its certificate and
+    /// the roots it trusts when dialing), Noise and yamux.
+    pub async fn spawn_wss(tls: libp2p::websocket::tls::Config) -> RustNode {
+        RustNode::spawn_with(Security::Wss, Some(tls)).await
+    }
+
+    async fn spawn_with(
+        security: Security,
+        wss: Option<libp2p::websocket::tls::Config>,
+    ) -> RustNode {
         let key = identity::Keypair::generate_ed25519();
         let builder = libp2p::SwarmBuilder::with_existing_identity(key).with_tokio();
         let tcp_config = tcp::Config::default().nodelay(true);
@@ -129,6 +145,26 @@ impl RustNode {
                 .unwrap()
                 .with_swarm_config(idle)
                 .build(),
+            Security::Wss => {
+                let tls = wss.expect("spawn_wss gives the TLS configuration");
+                builder
+                    .with_other_transport(move |key| {
+                        use libp2p::Transport as _;
+                        let mut ws =
+                            libp2p::websocket::Config::new(tcp::tokio::Transport::new(tcp_config));
+                        ws.set_tls_config(tls);
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                            ws.upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                                .authenticate(noise::Config::new(key)?)
+                                .multiplex(yamux::Config::default()),
+                        )
+                    })
+                    .unwrap()
+                    .with_behaviour(behaviour)
+                    .unwrap()
+                    .with_swarm_config(idle)
+                    .build()
+            }
             Security::Quic => builder
                 .with_quic()
                 .with_behaviour(behaviour)
@@ -139,6 +175,7 @@ impl RustNode {
         let listen_on = match security {
             Security::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
             Security::WsNoise | Security::WsTls => "/ip4/127.0.0.1/tcp/0/ws",
+            Security::Wss => "/ip4/127.0.0.1/tcp/0/tls/ws",
             _ => "/ip4/127.0.0.1/tcp/0",
         };
         swarm.listen_on(listen_on.parse().unwrap()).unwrap();

@@ -53,13 +53,13 @@ pub use peerstore::{
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use peernet_core::identify::IdentifyError;
 use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
-use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, TransportKind};
+use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
@@ -166,6 +166,7 @@ pub struct HostBuilder {
     quic: QuicConfig,
     conn_manager: ConnManagerConfig,
     metrics: Option<crate::metrics::Metrics>,
+    ws_tls: crate::WsTlsConfig,
 }
 
 impl HostBuilder {
@@ -257,6 +258,13 @@ impl HostBuilder {
         self
     }
 
+    /// TLS for secure WebSocket (`/tls/ws`, `/wss`): the certificate to listen with, the roots
+    /// to trust when dialing. Default: none (secure WebSocket addresses are refused).
+    pub fn ws_tls(mut self, tls: crate::WsTlsConfig) -> Self {
+        self.ws_tls = tls;
+        self
+    }
+
     /// Builds the host: the swarm with TCP and memory transports (yamux on each), listening
     /// on the listen addresses, serving identify and identify push.
     ///
@@ -279,14 +287,18 @@ impl HostBuilder {
         if let Some(security) = self.security {
             upgrader = upgrader.with_security(security);
         }
+        let dns = self.swarm.dns;
         let mut swarm_config = self.swarm;
         if self.metrics.is_some() {
             swarm_config.metrics = self.metrics;
         }
         let swarm = Swarm::new(upgrader.clone(), swarm_config);
         swarm.add_transport(TcpTransport::new(upgrader.clone(), self.tcp.clone()))?;
-        // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`).
-        swarm.add_transport(WsTransport::new(upgrader.clone(), self.tcp))?;
+        // WebSocket dials by default; it listens only where asked (`/tcp/…/ws`, `/tls/ws`).
+        let ws = WsTransport::new(upgrader.clone(), self.tcp)
+            .with_tls(self.ws_tls)
+            .with_dns(dns);
+        swarm.add_transport(ws)?;
         swarm.add_transport(MemoryTransport::new(upgrader))?;
         if quic {
             swarm.add_transport(QuicTransport::new(&keypair, self.quic)?)?;
@@ -406,29 +418,6 @@ impl std::fmt::Debug for Host {
     }
 }
 
-/// `addr` with an unspecified IP (`0.0.0.0`, `::`) replaced by the loopback address; other
-/// addresses unchanged. (Interface enumeration is not done yet.)
-fn dialable(addr: &Multiaddr) -> Multiaddr {
-    match addr.socket_addr() {
-        Some(sa) if sa.ip().is_unspecified() => {
-            let ip = match sa.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            };
-            let loopback = SocketAddr::new(ip, sa.port());
-            match addr.transport_kind() {
-                TransportKind::Tcp => Multiaddr::tcp(loopback),
-                TransportKind::QuicV1 => Multiaddr::quic_v1(loopback),
-                TransportKind::WebSocket => {
-                    Multiaddr::tcp(loopback).with(peernet_core::Protocol::Ws)
-                }
-                _ => addr.clone(),
-            }
-        }
-        _ => addr.clone(),
-    }
-}
-
 impl Host {
     /// Options for a new host, all at their defaults.
     pub fn builder() -> HostBuilder {
@@ -454,17 +443,11 @@ impl Host {
         &self.inner.keypair
     }
 
-    /// The addresses we listen on, with actual ports, unspecified IPs (`0.0.0.0`) replaced by
-    /// loopback (what identify announces; go's `Addrs`).
+    /// The addresses we listen on, with actual ports, unspecified IPs (`0.0.0.0`, `::`)
+    /// replaced by every interface address of their family, loopback first (what identify
+    /// announces; go's `Addrs`).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
-        let mut out: Vec<Multiaddr> = Vec::new();
-        for a in self.inner.swarm.listen_addrs() {
-            let a = dialable(&a);
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
-        out
+        self.inner.swarm.interface_listen_addrs()
     }
 
     /// Our full addresses: [`listen_addrs`](Self::listen_addrs) each ending in `/p2p/<id>`,

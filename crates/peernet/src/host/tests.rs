@@ -3,6 +3,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use peernet_core::TransportKind;
 
 async fn memory_host() -> Host {
     Host::builder()
@@ -59,23 +60,35 @@ async fn wait_for(
 async fn defaults_listen_on_tcp_and_quic_and_announce_full_addresses() {
     let host = Host::builder().build().await.unwrap();
     let addrs = host.addrs();
-    let kinds: Vec<TransportKind> = addrs.iter().map(|a| a.transport_kind()).collect();
+    // One address per interface (0.0.0.0 expanded), each transport's loopback first.
+    let mut kinds: Vec<TransportKind> = addrs.iter().map(|a| a.transport_kind()).collect();
+    kinds.dedup();
     assert_eq!(
         kinds,
         [TransportKind::Tcp, TransportKind::QuicV1],
         "{addrs:?}"
     );
+    for kind in [TransportKind::Tcp, TransportKind::QuicV1] {
+        let first = addrs.iter().find(|a| a.transport_kind() == kind).unwrap();
+        assert!(first.is_loopback(), "{first}");
+    }
+    assert!(
+        addrs
+            .iter()
+            .all(|a| a.ip_addr().is_some_and(|ip| !ip.is_unspecified())),
+        "{addrs:?}"
+    );
     for a in &addrs {
         assert_eq!(a.peer_id().as_ref(), Some(host.id()));
-        assert!(a.is_loopback(), "{a}");
     }
     // QUIC always runs TLS: an insecure host listens on TCP only.
     let insecure = Host::builder().insecure().build().await.unwrap();
-    let kinds: Vec<TransportKind> = insecure
+    let mut kinds: Vec<TransportKind> = insecure
         .addrs()
         .iter()
         .map(|a| a.transport_kind())
         .collect();
+    kinds.dedup();
     assert_eq!(kinds, [TransportKind::Tcp]);
     host.close().await;
     insecure.close().await;

@@ -218,6 +218,7 @@ fn dial_outcome(error: &AddrDialError) -> &'static str {
         AddrDialError::BlackHole => "black_hole",
         AddrDialError::QuicDraft29 => "quic_draft29",
         AddrDialError::OwnListenAddr => "own_listen_addr",
+        AddrDialError::Resolve(_) => "dns",
     }
 }
 

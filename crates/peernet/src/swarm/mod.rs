@@ -99,6 +99,8 @@ pub struct SwarmConfig {
     /// Caps on connections, streams, handshakes and buffer memory. Default:
     /// [`ResourceLimits::default`] (go-libp2p's resource manager defaults).
     pub limits: ResourceLimits,
+    /// Limits of resolving `/dns*` addresses before a dial.
+    pub dns: crate::DnsConfig,
 }
 
 /// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
@@ -295,6 +297,7 @@ struct Inner {
     gater: ConnectionGater,
     metrics: Option<crate::metrics::Metrics>,
     resources: ResourceManager,
+    dns: crate::DnsConfig,
     state: Mutex<State>,
     /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
     codes: Arc<RwLock<HashSet<u64>>>,
@@ -426,6 +429,7 @@ impl Swarm {
                 gater: config.gater,
                 metrics: config.metrics,
                 resources: ResourceManager::new(config.limits),
+                dns: config.dns,
                 state: Mutex::new(state),
                 codes,
                 events: broadcast::channel(EVENT_BUFFER).0,
@@ -563,7 +567,7 @@ impl Swarm {
                             return Err(SwarmError::Closed);
                         }
                         st.listen_addrs.push(local.clone());
-                        let listen_addrs = st.listen_addrs.clone();
+                        let listen_addrs = own_addrs(&st.listen_addrs);
                         st.dial_sync.set_listen_addrs(listen_addrs);
                         let _ = self.inner.events.send(SwarmEvent::Listen {
                             addr: local.clone(),
@@ -588,9 +592,16 @@ impl Swarm {
         Ok(report)
     }
 
-    /// The addresses we listen on.
+    /// The addresses we listen on, as bound (`0.0.0.0` stays `0.0.0.0`).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.state().listen_addrs.clone()
+    }
+
+    /// The addresses we can be reached at (go's `InterfaceListenAddresses`):
+    /// [`listen_addrs`](Self::listen_addrs) with each unspecified IP (`0.0.0.0`, `::`)
+    /// replaced by every interface address of its family ([`crate::interface_ips`]).
+    pub fn interface_listen_addrs(&self) -> Vec<Multiaddr> {
+        crate::expand_unspecified(&self.listen_addrs(), &crate::interface_ips())
     }
 
     /// Adds addresses `new_stream` may dial `peer` at (a minimal peerstore; at most
@@ -869,6 +880,8 @@ impl Swarm {
             return Err(SwarmError::NoConnection(peer.clone()));
         }
         self.inner.resources.check_dial(peer)?;
+        // go's `resolveAddrs`: names become IP addresses before the worker ranks them.
+        let addrs = resolve_for_dial(peer, addrs, &self.inner.dns).await?;
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut st = self.state();
@@ -1035,6 +1048,17 @@ async fn run_driver(swarm: Weak<Inner>, wake: Arc<Notify>) {
     }
 }
 
+/// The addresses the dial planner must never dial: what we listen on, as bound and with
+/// unspecified IPs expanded to the interface addresses.
+fn own_addrs(listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
+    let mut own = listen_addrs.to_vec();
+    own.extend(crate::expand_unspecified(
+        listen_addrs,
+        &crate::interface_ips(),
+    ));
+    own
+}
+
 async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
     let local = listener.local_addr().clone();
     while let Some(conn) = listener.accept().await {
@@ -1046,7 +1070,7 @@ async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
     let before = st.listen_addrs.len();
     st.listen_addrs.retain(|a| a != &local);
     if st.listen_addrs.len() != before {
-        let listen_addrs = st.listen_addrs.clone();
+        let listen_addrs = own_addrs(&st.listen_addrs);
         st.dial_sync.set_listen_addrs(listen_addrs);
         let _ = swarm
             .inner
@@ -1102,6 +1126,39 @@ async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
     }
 }
 
+/// Resolves the DNS addresses of a dial. Names that fail are logged; if nothing is left to
+/// dial, the dial fails with every name's error.
+async fn resolve_for_dial(
+    peer: &PeerId,
+    addrs: Vec<Multiaddr>,
+    config: &crate::DnsConfig,
+) -> Result<Vec<Multiaddr>, DialError> {
+    if !addrs.iter().any(crate::is_dns_addr) {
+        return Ok(addrs);
+    }
+    let resolved = crate::resolve_dial_addrs(addrs, config).await;
+    for (addr, e) in &resolved.failed {
+        tracing::debug!(%peer, %addr, error = %e, "DNS resolution failed");
+    }
+    if resolved.addrs.is_empty() && !resolved.failed.is_empty() {
+        let mut errors = Vec::new();
+        for (addr, e) in resolved.failed {
+            errors.push(peernet_core::dial::TransportError {
+                addr,
+                cause: AddrDialError::Resolve(Arc::new(e)),
+            });
+        }
+        errors.truncate(peernet_core::dial::MAX_DIAL_ERRORS);
+        return Err(DialError {
+            peer: peer.clone(),
+            cause: peernet_core::dial::DialErrorCause::NoGoodAddresses,
+            errors,
+            skipped: 0,
+        });
+    }
+    Ok(resolved.addrs)
+}
+
 /// Maps a transport's error to the dial planner's vocabulary.
 fn addr_dial_error(e: TransportError) -> AddrDialError {
     match e {
@@ -1131,6 +1188,7 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
         TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,
         TransportError::Quic(e) => AddrDialError::Handshake(Arc::new(e)),
         TransportError::Ws(e) => AddrDialError::Handshake(Arc::new(e)),
+        TransportError::Dns(e) => AddrDialError::Resolve(Arc::new(e)),
     }
 }
 

@@ -2,15 +2,19 @@
 //! set of multiaddr shapes and hands every raw connection to the [`Upgrader`](crate::Upgrader),
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
+mod dns;
+mod interfaces;
 mod memory;
 mod quic;
 mod tcp;
 mod ws;
 
+pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, ResolvedAddrs};
+pub use interfaces::{expand_unspecified, interface_ips};
 pub use memory::MemoryTransport;
-pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_MUXER};
+pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
 pub use tcp::{TcpConfig, TcpTransport};
-pub use ws::{WsError, WsStream, WsTransport, MAX_WS_MESSAGE};
+pub use ws::{load_pem, WsError, WsStream, WsTlsConfig, WsTransport, MAX_WS_MESSAGE};
 
 use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::mpsc;
@@ -37,6 +41,9 @@ pub enum TransportError {
     /// A WebSocket dial, handshake or stream failed; see [`WsError`] for whose fault.
     #[error("WebSocket transport error")]
     Ws(#[source] WsError),
+    /// A `/dns`, `/dns4` or `/dns6` name did not resolve; see [`DnsError`] for whose fault.
+    #[error("DNS resolution failed")]
+    Dns(#[source] DnsError),
     /// The peer we were asked to reach differs from the `/p2p/` peer in the address (local
     /// misuse).
     #[error("asked to dial {expected} at an address of {in_addr}")]
@@ -119,7 +126,7 @@ impl Transport {
             Transport::Tcp(_) => vec![Protocol::Tcp(0).code()],
             Transport::Memory(_) => vec![Protocol::Memory(0).code()],
             Transport::Quic(_) => vec![Protocol::QuicV1.code()],
-            Transport::Ws(_) => vec![Protocol::Ws.code()],
+            Transport::Ws(_) => vec![Protocol::Ws.code(), Protocol::Wss.code()],
         }
     }
 
@@ -156,7 +163,15 @@ impl Transport {
     }
 
     /// Whether this transport dials and listens on `addr`.
+    /// Whether this transport dials and listens on `addr`. A `/dns*` address counts when the
+    /// transport handles its shape: dialing resolves it first.
     pub fn can_handle(&self, addr: &Multiaddr) -> bool {
+        if let (false, Some(placeholder)) = (
+            matches!(self, Transport::Ws(_)),
+            dns::with_placeholder_ip(addr),
+        ) {
+            return self.can_handle(&placeholder);
+        }
         match self {
             Transport::Tcp(t) => t.can_handle(addr),
             Transport::Memory(t) => t.can_handle(addr),
@@ -175,7 +190,44 @@ impl Transport {
     }
 
     /// Dials `addr`, calling `connected` once the raw connection is up and the upgrade begins.
+    ///
+    /// A `/dns*` address is resolved first (with the default [`DnsConfig`]) and its results
+    /// dialed one after the other until one connects; the WebSocket transport resolves names
+    /// itself, keeping the name as HTTP `Host` and TLS server name. (The [`Swarm`](crate::Swarm)
+    /// resolves before its dial ranking instead, and dials each result on its own.)
     pub async fn dial_with_progress(
+        &self,
+        addr: &Multiaddr,
+        expected: Option<PeerId>,
+        connected: impl FnOnce() + Send,
+    ) -> Result<Connection, TransportError> {
+        if matches!(self, Transport::Ws(_)) || !is_dns_addr(addr) {
+            return self.dial_ip(addr, expected, connected).await;
+        }
+        let resolved = resolve_addr(addr, &DnsConfig::default())
+            .await
+            .map_err(TransportError::Dns)?;
+        let mut connected = Some(connected);
+        let mut last = None;
+        for ip_addr in &resolved {
+            let progress = || {
+                if let Some(f) = connected.take() {
+                    f();
+                }
+            };
+            match self.dial_ip(ip_addr, expected.clone(), progress).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    tracing::debug!(%ip_addr, error = %crate::error_chain(&e), "dial failed");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| TransportError::Unsupported(addr.clone())))
+    }
+
+    /// Dials an address without a DNS name (or any address, for WebSocket).
+    async fn dial_ip(
         &self,
         addr: &Multiaddr,
         expected: Option<PeerId>,

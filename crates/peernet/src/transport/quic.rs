@@ -5,6 +5,10 @@
 //!   [`peernet_core::tls`], ALPN `"libp2p"` only. Both sides authenticate: the listener
 //!   requires a client certificate, the dialer refuses a peer other than the expected one
 //!   during the handshake ([`QuicError::Certificate`] with [`TlsError::PeerIdMismatch`]).
+//!   A certificate without the libp2p extension or with a bad extension signature is a typed
+//!   [`QuicError::Certificate`] on both sides: the dialer keeps its verifier's verdict, the
+//!   listener checks the client's certificate right after the handshake and closes with
+//!   [`QUIC_CERTIFICATE_REFUSED`] and the reason before handing the connection out.
 //! - No multistream-select round for security or muxer: QUIC's bidirectional streams are the
 //!   connection's streams, and each is negotiated to an application protocol with
 //!   multistream-select exactly like a yamux stream. [`Connection::security`] reports
@@ -26,14 +30,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use peernet_core::multiaddr::{Multiaddr, Protocol};
-use peernet_core::tls::{
-    parse_certificate, Libp2pCertVerifier, P2pCertificate, TlsError, TlsIdentity,
-};
+use peernet_core::tls::{Libp2pCertVerifier, P2pCertificate, TlsError, TlsIdentity};
 use peernet_core::{Keypair, PeerId};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
+};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{Listener, TransportError};
@@ -195,7 +200,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        ServerCertVerifier::verify_tls12_signature(&self.inner, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -204,11 +209,77 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        ServerCertVerifier::verify_tls13_signature(&self.inner, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        ServerCertVerifier::supported_verify_schemes(&self.inner)
+    }
+}
+
+/// The listener's client certificate verifier. quinn reports a refusal inside the TLS
+/// handshake only as an alert, so the libp2p checks of the client's certificate
+/// ([`Libp2pCertVerifier::verify_chain`]) run right after the handshake instead, in
+/// `established`, where a refusal is a typed [`QuicError::Certificate`] and closes the
+/// connection before it is handed out. The handshake still proves that the client holds the
+/// certificate's key: its `CertificateVerify` signature is checked here as usual, except for a
+/// certificate too malformed to take its key from, which `established` refuses anyway.
+#[derive(Debug)]
+struct DeferredClientVerifier {
+    inner: Libp2pCertVerifier,
+}
+
+impl ClientCertVerifier for DeferredClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        // Checked in `established`, before the connection exists for anyone.
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        ClientCertVerifier::verify_tls12_signature(&self.inner, message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        match ClientCertVerifier::verify_tls13_signature(&self.inner, message, cert, dss) {
+            // The certificate failed the structural checks (no libp2p extension, malformed…)
+            // before the signature could be checked: `established` runs the same checks and
+            // refuses the connection with this very error, so let the handshake finish.
+            Err(e) if TlsError::from_rustls(&e).is_some() => {
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        ClientCertVerifier::supported_verify_schemes(&self.inner)
     }
 }
 
@@ -270,7 +341,12 @@ impl QuicTransport {
     pub fn new(keypair: &Keypair, config: QuicConfig) -> Result<QuicTransport, QuicError> {
         let identity = TlsIdentity::new(keypair).map_err(QuicError::Certificate)?;
         let transport = Arc::new(transport_config(&config)?);
-        let tls = identity.server_config(&[]).map_err(config_error)?;
+        let verifier = Arc::new(DeferredClientVerifier {
+            inner: Libp2pCertVerifier::new(None),
+        });
+        let tls = identity
+            .server_config_with_verifier(&[], verifier)
+            .map_err(config_error)?;
         let crypto = QuicServerConfig::try_from(tls).map_err(config_error)?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         server.transport_config(Arc::clone(&transport));
@@ -576,11 +652,13 @@ fn established(
     Ok(Connection::new_quic(info, connection))
 }
 
-/// Parses the certificate the peer presented in a finished handshake; closes the connection if
-/// it cannot.
+/// Verifies the certificate the peer presented in a finished handshake (every libp2p check:
+/// one certificate, valid now, a correctly signed libp2p extension); closes the connection
+/// with the reason if it fails.
 fn parse_presented(connection: &quinn::Connection) -> Result<P2pCertificate, QuicError> {
     let refuse = |e: TlsError| {
-        connection.close(quinn::VarInt::from_u32(0), b"bad certificate");
+        let reason = format!("certificate refused: {e}");
+        connection.close(QUIC_CERTIFICATE_REFUSED, reason.as_bytes());
         QuicError::Certificate(e)
     };
     let certificates = connection
@@ -590,5 +668,11 @@ fn parse_presented(connection: &quinn::Connection) -> Result<P2pCertificate, Qui
     let [certificate] = certificates.as_slice() else {
         return Err(refuse(TlsError::CertificateCount(certificates.len())));
     };
-    parse_certificate(certificate).map_err(refuse)
+    Libp2pCertVerifier::new(None)
+        .verify_chain(certificate, &[], UnixTime::now())
+        .map_err(refuse)
 }
+
+/// The application error code a listener closes with when the client's certificate is refused
+/// (the reason phrase carries the [`TlsError`]).
+pub const QUIC_CERTIFICATE_REFUSED: quinn::VarInt = quinn::VarInt::from_u32(0x100);

@@ -198,6 +198,7 @@ impl TcpTransport {
             addrs.push(local);
         }
         let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);
+        let announced = framing.multiaddr(local);
         let task = tokio::spawn(accept_loop(
             listener,
             self.upgrader.clone(),
@@ -205,24 +206,29 @@ impl TcpTransport {
             framing,
             tx,
         ));
-        Ok(Listener::new(framing.multiaddr(local), rx, task))
+        Ok(Listener::new(announced, rx, task))
     }
 }
 
 /// What an accepted TCP connection carries before the upgrade.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) enum Framing {
     /// The upgrade runs on the TCP stream itself.
     Raw,
     /// A WebSocket server handshake first; the upgrade runs over its binary messages.
     WebSocket,
+    /// TLS with this configuration, then WebSocket as above.
+    SecureWebSocket(std::sync::Arc<rustls::ServerConfig>),
 }
 
 impl Framing {
-    fn multiaddr(self, addr: SocketAddr) -> Multiaddr {
+    fn multiaddr(&self, addr: SocketAddr) -> Multiaddr {
         match self {
             Framing::Raw => Multiaddr::tcp(addr),
             Framing::WebSocket => Multiaddr::tcp(addr).with(Protocol::Ws),
+            Framing::SecureWebSocket(_) => {
+                Multiaddr::tcp(addr).with(Protocol::Tls).with(Protocol::Ws)
+            }
         }
     }
 
@@ -240,6 +246,18 @@ impl Framing {
                 let timeout = upgrader.timeout();
                 let upgrade = async {
                     let ws = super::ws::accept_ws(stream)
+                        .await
+                        .map_err(TransportError::Ws)?;
+                    Ok(upgrader.upgrade_inbound(ws, remote, local).await?)
+                };
+                tokio::time::timeout(timeout, upgrade)
+                    .await
+                    .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
+            }
+            Framing::SecureWebSocket(config) => {
+                let timeout = upgrader.timeout();
+                let upgrade = async {
+                    let ws = super::ws::accept_wss(stream, config)
                         .await
                         .map_err(TransportError::Ws)?;
                     Ok(upgrader.upgrade_inbound(ws, remote, local).await?)
@@ -303,6 +321,7 @@ async fn accept_loop(
         let upgrader = upgrader.clone();
         let tx = tx.clone();
         let local = local.clone();
+        let framing = framing.clone();
         tokio::spawn(async move {
             let remote = framing.multiaddr(remote);
             match framing

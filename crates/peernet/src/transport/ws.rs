@@ -1,28 +1,38 @@
-//! The WebSocket transport: `/ip4|ip6/<addr>/tcp/<port>/ws` (with an optional trailing
-//! `/p2p/<id>`), plain WebSocket over TCP as go-libp2p and rust-libp2p speak it.
+//! The WebSocket transport: `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/ws`, and over TLS
+//! `…/tcp/<port>/tls/ws`, `…/tcp/<port>/tls/sni/<name>/ws` or the older spelling `…/wss` (each
+//! with an optional trailing `/p2p/<id>`), as go-libp2p and rust-libp2p speak it.
 //!
-//! A dial is a TCP connect, a WebSocket client handshake (path `/`, `Host` from the address)
-//! and then the usual security + muxer upgrade over the WebSocket's binary messages; a listener
-//! accepts TCP, runs the server handshake on the connection's own task and upgrades the same
-//! way. The libp2p byte stream is carried in binary messages only: a text message is a protocol
-//! error of the peer, and a close frame is the end of the stream.
+//! A dial is a TCP connect, for a secure address a TLS handshake (server name: the `/sni/`
+//! name, else the DNS name, else the IP), a WebSocket client handshake (path `/`, `Host` from
+//! the address: the DNS name when there is one) and then the usual security + muxer upgrade
+//! over the WebSocket's binary messages; a listener accepts TCP, runs TLS (with a certificate
+//! from [`WsTlsConfig`]) and the server handshake on the connection's own task and upgrades the
+//! same way. The libp2p byte stream is carried in binary messages only: a text message is a
+//! protocol error of the peer, and a close frame is the end of the stream.
 //!
-//! `/wss` and `/tls/ws` (WebSocket over TLS) are refused with [`WsError::SecureNotSupported`].
+//! A secure listener announces `/tls/ws` (go-libp2p's spelling since it deprecated `/wss`);
+//! both spellings are accepted to listen on and to dial. Without a [`WsTlsConfig`] for the side
+//! asked for, secure addresses fail with [`WsError::TlsNotConfigured`].
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_util::{Sink, Stream};
 use peernet_core::multiaddr::{Multiaddr, Protocol};
 use peernet_core::PeerId;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::dns::{self, DnsConfig};
 use super::tcp::Framing;
 use super::{Listener, TcpConfig, TcpTransport, TransportError};
 use crate::{Connection, UpgradeError, Upgrader};
@@ -37,10 +47,21 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// Why a WebSocket dial, listen or stream failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WsError {
-    /// WebSocket over TLS (`/wss`, `/tls/ws`) is not supported yet (local misuse, or a peer
-    /// advertising such an address).
-    #[error("secure WebSocket (/wss, /tls/ws) is not supported yet: {0}")]
-    SecureNotSupported(Multiaddr),
+    /// A secure WebSocket address (`/tls/ws`, `/wss`) was dialed without trusted roots, or
+    /// listened on without a certificate, in the transport's [`WsTlsConfig`] (local misuse, or
+    /// a peer advertising such an address to a node not set up for it).
+    #[error(
+        "secure WebSocket needs a TLS configuration (certificate to listen, roots to dial): {0}"
+    )]
+    TlsNotConfigured(Multiaddr),
+    /// The certificate chain or key given to [`WsTlsConfig`] is unusable, or a PEM file could
+    /// not be read or held no certificate or key (local misuse).
+    #[error("invalid TLS certificate or key: {0}")]
+    BadCertificate(String),
+    /// The TLS handshake under the WebSocket failed: the peer's certificate is not trusted or
+    /// not for the name dialed, the peer does not speak TLS, or the connection failed.
+    #[error("TLS handshake failed")]
+    Tls(#[source] io::Error),
     /// The WebSocket opening handshake failed (a peer that is not a WebSocket server or client,
     /// or a bad request or response).
     #[error("WebSocket handshake failed")]
@@ -71,53 +92,207 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_WS_MESSAGE))
 }
 
-/// Extracts the socket address of a `/ip4|ip6/…/tcp/…/ws[/p2p/…]` multiaddr. Secure WebSocket
-/// shapes give [`WsError::SecureNotSupported`]; anything else is unsupported.
-pub fn ws_socket_addr(addr: &Multiaddr) -> Result<SocketAddr, TransportError> {
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// TLS for secure WebSocket (`/tls/ws`, `/wss`): the certificate a listener presents and the
+/// roots a dialer trusts. This TLS is the web's, under the WebSocket; the libp2p security
+/// protocol (Noise or libp2p TLS) still runs inside and authenticates the peer id.
+#[derive(Debug, Clone, Default)]
+pub struct WsTlsConfig {
+    server: Option<Arc<rustls::ServerConfig>>,
+    client: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl WsTlsConfig {
+    /// No certificate and no roots: secure addresses fail with [`WsError::TlsNotConfigured`].
+    pub fn new() -> Self {
+        WsTlsConfig::default()
+    }
+
+    /// Listens with `chain` (leaf first) and its private `key`.
+    pub fn with_certificate(
+        mut self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, WsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| WsError::BadCertificate(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| WsError::BadCertificate(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.server = Some(Arc::new(config));
+        Ok(self)
+    }
+
+    /// Listens with the certificate chain and key of two PEM files (see [`load_pem`]).
+    pub fn with_pem_files(self, cert: &Path, key: &Path) -> Result<Self, WsError> {
+        let (chain, key) = load_pem(cert, key)?;
+        self.with_certificate(chain, key)
+    }
+
+    /// Dials trusting the certificate authorities in `roots` (webpki checks: chain, validity,
+    /// and that the certificate is for the name dialed).
+    pub fn with_roots(mut self, roots: rustls::RootCertStore) -> Result<Self, WsError> {
+        let mut config = rustls::ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| WsError::BadCertificate(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.client = Some(Arc::new(config));
+        Ok(self)
+    }
+
+    /// Uses a ready-made rustls server configuration for listening.
+    pub fn with_server_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.server = Some(config);
+        self
+    }
+
+    /// Uses a ready-made rustls client configuration for dialing.
+    pub fn with_client_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.client = Some(config);
+        self
+    }
+}
+
+/// Reads a certificate chain (every `CERTIFICATE` block of `cert`, leaf first) and a private
+/// key (the first PKCS#8, PKCS#1 or SEC1 key of `key`) from PEM files.
+pub fn load_pem(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), WsError> {
+    let bad = |what: &Path, e: &dyn std::fmt::Display| {
+        WsError::BadCertificate(format!("{}: {e}", what.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad(cert, &"no CERTIFICATE block"));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+    Ok((chain, key_der))
+}
+
+/// Where a WebSocket address points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum WsHost {
+    /// An IP address.
+    Ip(IpAddr),
+    /// A DNS name, resolved at dial time (it stays the HTTP `Host` and the TLS server name).
+    Name(String),
+}
+
+/// A WebSocket address taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WsTarget {
+    host: WsHost,
+    port: u16,
+    /// Secure WebSocket: `Some(sni)`, the `/sni/` name if the address has one.
+    tls: Option<Option<String>>,
+}
+
+impl WsTarget {
+    /// The name the TLS certificate must be for, and the HTTP `Host`.
+    fn server_name(&self) -> String {
+        match (&self.tls, &self.host) {
+            (Some(Some(sni)), _) => sni.clone(),
+            (_, WsHost::Name(name)) => name.clone(),
+            (_, WsHost::Ip(ip)) => ip.to_string(),
+        }
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        let host = match (&self.tls, &self.host) {
+            (Some(Some(sni)), _) => sni.clone(),
+            (_, WsHost::Name(name)) => name.clone(),
+            (_, WsHost::Ip(IpAddr::V6(ip))) => format!("[{ip}]"),
+            (_, WsHost::Ip(ip)) => ip.to_string(),
+        };
+        format!("{scheme}://{host}:{}/", self.port)
+    }
+}
+
+/// Takes apart a WebSocket multiaddr; anything else is unsupported.
+fn parse_ws(addr: &Multiaddr) -> Result<WsTarget, TransportError> {
     let unsupported = || TransportError::Unsupported(addr.clone());
     let mut iter = addr.iter();
-    let ip = match iter.next() {
-        Some(Protocol::Ip4(ip)) => std::net::IpAddr::V4(ip),
-        Some(Protocol::Ip6(ip)) => std::net::IpAddr::V6(ip),
+    let host = match iter.next() {
+        Some(Protocol::Ip4(ip)) => WsHost::Ip(IpAddr::V4(ip)),
+        Some(Protocol::Ip6(ip)) => WsHost::Ip(IpAddr::V6(ip)),
+        Some(Protocol::Dns(n) | Protocol::Dns4(n) | Protocol::Dns6(n)) => {
+            WsHost::Name(n.into_owned())
+        }
         _ => return Err(unsupported()),
     };
     let port = match iter.next() {
         Some(Protocol::Tcp(port)) => port,
         _ => return Err(unsupported()),
     };
-    match iter.next() {
-        Some(Protocol::Ws) => {}
-        Some(Protocol::Wss | Protocol::Tls) => {
-            return Err(TransportError::Ws(WsError::SecureNotSupported(
-                addr.clone(),
-            )))
-        }
+    let tls = match iter.next() {
+        Some(Protocol::Ws) => None,
+        Some(Protocol::Wss) => Some(None),
+        Some(Protocol::Tls) => match iter.next() {
+            Some(Protocol::Ws) => Some(None),
+            Some(Protocol::Sni(name)) => match iter.next() {
+                Some(Protocol::Ws) => Some(Some(name.into_owned())),
+                _ => return Err(unsupported()),
+            },
+            _ => return Err(unsupported()),
+        },
         _ => return Err(unsupported()),
-    }
+    };
     match iter.next() {
-        None | Some(Protocol::P2p(_)) if iter.next().is_none() => Ok(SocketAddr::new(ip, port)),
+        None | Some(Protocol::P2p(_)) if iter.next().is_none() => Ok(WsTarget { host, port, tls }),
         _ => Err(unsupported()),
     }
 }
 
 /// The multiaddr of a WebSocket endpoint at `addr`.
-fn ws_multiaddr(addr: SocketAddr) -> Multiaddr {
-    Multiaddr::tcp(addr).with(Protocol::Ws)
+fn ws_multiaddr(addr: SocketAddr, secure: bool) -> Multiaddr {
+    if secure {
+        Multiaddr::tcp(addr).with(Protocol::Tls).with(Protocol::Ws)
+    } else {
+        Multiaddr::tcp(addr).with(Protocol::Ws)
+    }
 }
 
-/// The WebSocket transport: TCP underneath (with the same [`TcpConfig`] options), a WebSocket
-/// handshake, then its [`Upgrader`] as over plain TCP.
+/// The WebSocket transport: TCP underneath (with the same [`TcpConfig`] options), TLS for
+/// secure addresses, a WebSocket handshake, then its [`Upgrader`] as over plain TCP.
 #[derive(Debug, Clone)]
 pub struct WsTransport {
     tcp: TcpTransport,
+    tls: WsTlsConfig,
+    dns: DnsConfig,
 }
 
 impl WsTransport {
-    /// A WebSocket transport with the given TCP options and upgrader.
+    /// A WebSocket transport with the given TCP options and upgrader, without TLS.
     pub fn new(upgrader: Upgrader, config: TcpConfig) -> Self {
         WsTransport {
             tcp: TcpTransport::new(upgrader, config),
+            tls: WsTlsConfig::default(),
+            dns: DnsConfig::default(),
         }
+    }
+
+    /// The same transport with `tls` for secure WebSocket addresses.
+    pub fn with_tls(mut self, tls: WsTlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The same transport resolving DNS names with `dns`.
+    pub fn with_dns(mut self, dns: DnsConfig) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// The upgrader every connection goes through.
@@ -125,9 +300,14 @@ impl WsTransport {
         self.tcp.upgrader()
     }
 
-    /// Whether this transport dials and listens on `addr` (plain `/ws` only).
+    /// Whether this transport dials or listens on `addr`: plain `/ws` always, secure shapes
+    /// when a [`WsTlsConfig`] side is set.
     pub fn can_handle(&self, addr: &Multiaddr) -> bool {
-        ws_socket_addr(addr).is_ok()
+        match parse_ws(addr) {
+            Ok(t) if t.tls.is_some() => self.tls.client.is_some() || self.tls.server.is_some(),
+            Ok(_) => true,
+            Err(_) => false,
+        }
     }
 
     /// Dials `addr` and upgrades the connection. The remote must be `expected`, or the peer in
@@ -140,6 +320,30 @@ impl WsTransport {
         self.dial_with_progress(addr, expected, || {}).await
     }
 
+    /// Connects TCP to the target: its IP, or each address its name resolves to in turn.
+    async fn connect(
+        &self,
+        addr: &Multiaddr,
+        target: &WsTarget,
+    ) -> Result<tokio::net::TcpStream, TransportError> {
+        let ips = match &target.host {
+            WsHost::Ip(ip) => vec![*ip],
+            WsHost::Name(_) => match dns::resolve_ips(addr, &self.dns).await {
+                Ok(Some((_, ips))) => ips,
+                Ok(None) => return Err(TransportError::Unsupported(addr.clone())),
+                Err(e) => return Err(TransportError::Dns(e)),
+            },
+        };
+        let mut last = None;
+        for ip in ips {
+            match self.tcp.connect(SocketAddr::new(ip, target.port)).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| TransportError::Unsupported(addr.clone())))
+    }
+
     /// Like [`WsTransport::dial`], calling `connected` once the TCP connection is up.
     pub async fn dial_with_progress(
         &self,
@@ -147,27 +351,55 @@ impl WsTransport {
         expected: Option<PeerId>,
         connected: impl FnOnce() + Send,
     ) -> Result<Connection, TransportError> {
-        let socket_addr = ws_socket_addr(addr)?;
+        let target = parse_ws(addr)?;
+        let client_tls = match &target.tls {
+            None => None,
+            Some(_) => match &self.tls.client {
+                Some(config) => Some(config.clone()),
+                None => return Err(TransportError::Ws(WsError::TlsNotConfigured(addr.clone()))),
+            },
+        };
         let expected = super::tcp::expected_peer(addr, expected)?;
-        let stream = self.tcp.connect(socket_addr).await?;
+        let stream = self.connect(addr, &target).await?;
+        let remote = stream.peer_addr().map_err(TransportError::Io)?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
         connected();
         let upgrader = self.tcp.upgrader();
         let timeout = upgrader.timeout();
-        let url = format!("ws://{socket_addr}/");
+        let secure = client_tls.is_some();
+        let (remote_addr, local_addr) = (ws_multiaddr(remote, secure), ws_multiaddr(local, secure));
+        let url = target.url();
         let upgrade = async {
-            let (ws, _response) =
-                tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
-                    .await
-                    .map_err(|e| TransportError::Ws(WsError::Handshake(e)))?;
-            let conn = upgrader
-                .upgrade_outbound(
-                    WsStream::new(ws),
-                    ws_multiaddr(socket_addr),
-                    ws_multiaddr(local),
-                    expected,
-                )
-                .await?;
+            let conn = match client_tls {
+                None => {
+                    let (ws, _response) =
+                        tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))
+                            .await
+                            .map_err(|e| TransportError::Ws(WsError::Handshake(e)))?;
+                    upgrader
+                        .upgrade_outbound(WsStream::new(ws), remote_addr, local_addr, expected)
+                        .await?
+                }
+                Some(config) => {
+                    let name = ServerName::try_from(target.server_name()).map_err(|e| {
+                        TransportError::Ws(WsError::Tls(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            e,
+                        )))
+                    })?;
+                    let tls = tokio_rustls::TlsConnector::from(config)
+                        .connect(name, stream)
+                        .await
+                        .map_err(|e| TransportError::Ws(WsError::Tls(e)))?;
+                    let (ws, _response) =
+                        tokio_tungstenite::client_async_with_config(url, tls, Some(ws_config()))
+                            .await
+                            .map_err(|e| TransportError::Ws(WsError::Handshake(e)))?;
+                    upgrader
+                        .upgrade_outbound(WsStream::new(ws), remote_addr, local_addr, expected)
+                        .await?
+                }
+            };
             Ok::<_, TransportError>(conn)
         };
         tokio::time::timeout(timeout, upgrade)
@@ -175,23 +407,48 @@ impl WsTransport {
             .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
     }
 
-    /// Binds `addr` (port 0 picks a free port) and starts accepting: each inbound connection
-    /// does its WebSocket handshake and upgrade on its own task, at most the upgrader's limit at
-    /// once, as on the TCP transport.
+    /// Binds `addr` (port 0 picks a free port; an IP address, not a name) and starts accepting:
+    /// each inbound connection does its TLS (secure addresses), WebSocket handshake and upgrade
+    /// on its own task, at most the upgrader's limit at once, as on the TCP transport.
     pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
-        let socket_addr = ws_socket_addr(addr)?;
-        self.tcp.listen_framed(socket_addr, Framing::WebSocket)
+        let target = parse_ws(addr)?;
+        let WsHost::Ip(ip) = target.host else {
+            return Err(TransportError::Unsupported(addr.clone()));
+        };
+        let socket_addr = SocketAddr::new(ip, target.port);
+        let framing = match &target.tls {
+            None => Framing::WebSocket,
+            Some(_) => match &self.tls.server {
+                Some(config) => Framing::SecureWebSocket(config.clone()),
+                None => return Err(TransportError::Ws(WsError::TlsNotConfigured(addr.clone()))),
+            },
+        };
+        self.tcp.listen_framed(socket_addr, framing)
     }
 }
 
-/// Runs the server side of the WebSocket handshake on an accepted TCP stream.
-pub(super) async fn accept_ws(
-    stream: tokio::net::TcpStream,
-) -> Result<WsStream<tokio::net::TcpStream>, WsError> {
+/// Runs the server side of the WebSocket handshake on an accepted stream (TCP, or TLS over
+/// TCP).
+pub(super) async fn accept_ws<S>(stream: S) -> Result<WsStream<S>, WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let ws = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config()))
         .await
         .map_err(WsError::Handshake)?;
     Ok(WsStream::new(ws))
+}
+
+/// Runs TLS and then the WebSocket server handshake on an accepted TCP stream.
+pub(super) async fn accept_wss(
+    stream: tokio::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<WsStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, WsError> {
+    let tls = tokio_rustls::TlsAcceptor::from(config)
+        .accept(stream)
+        .await
+        .map_err(WsError::Tls)?;
+    accept_ws(tls).await
 }
 
 /// A WebSocket as a byte stream: writes go out as binary messages, reads yield the payloads of
