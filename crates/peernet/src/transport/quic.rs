@@ -476,7 +476,7 @@ impl QuicTransport {
             .map_err(config_error)?;
         tls.dangerous()
             .set_certificate_verifier(Arc::new(RecordingVerifier {
-                inner: self.inner.identity.verifier(expected),
+                inner: self.inner.identity.verifier(expected.clone()),
                 verdict: Arc::clone(&verdict),
             }));
         let crypto = QuicClientConfig::try_from(tls).map_err(config_error)?;
@@ -500,11 +500,17 @@ impl QuicTransport {
             }
             Ok(Ok(connection)) => connection,
         };
-        let verified = verdict
+        let kept = verdict
             .lock()
             .ok()
             .and_then(|mut slot| slot.take())
             .and_then(Result::ok);
+        // The verifier always keeps its verdict; checking the presented certificate again is
+        // only a fallback.
+        let verified = match kept {
+            Some(verified) => verified,
+            None => parse_presented(&connection, &self.inner.identity.verifier(expected))?,
+        };
         Ok(established(
             connection,
             &endpoint,
@@ -579,6 +585,7 @@ async fn accept_loop(
         let tx = tx.clone();
         let endpoint = endpoint.clone();
         let timeout = inner.config.handshake_timeout;
+        let verifier = inner.identity.verifier(None);
         tokio::spawn(async move {
             let remote = incoming.remote_address();
             let started = Instant::now();
@@ -588,7 +595,9 @@ async fn accept_loop(
                     Err(_) => Err(QuicError::Timeout(timeout)),
                     Ok(Err(e)) => Err(QuicError::Handshake(e)),
                     Ok(Ok(connection)) => {
-                        established(connection, &endpoint, (Direction::Inbound, started), None)
+                        let verified = parse_presented(&connection, &verifier)?;
+                        let started = (Direction::Inbound, started);
+                        established(connection, &endpoint, started, verified)
                     }
                 }
             }
@@ -606,19 +615,15 @@ async fn accept_loop(
     }
 }
 
-/// Builds the [`Connection`] of a finished handshake from the peer's certificate: the one our
-/// verifier kept (dialing), or the presented one parsed again (accepting; rustls' client
-/// verifier sits inside the server configuration).
+/// Builds the [`Connection`] of a finished handshake from the peer's verified certificate:
+/// the one our verifier kept (dialing), or the presented one checked right after the
+/// handshake ([`parse_presented`], accepting).
 fn established(
     connection: quinn::Connection,
     endpoint: &quinn::Endpoint,
     (direction, started): (Direction, Instant),
-    verified: Option<P2pCertificate>,
+    parsed: P2pCertificate,
 ) -> Result<Connection, QuicError> {
-    let parsed = match verified {
-        Some(parsed) => parsed,
-        None => parse_presented(&connection)?,
-    };
     let mut local = endpoint
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
@@ -655,7 +660,10 @@ fn established(
 /// Verifies the certificate the peer presented in a finished handshake (every libp2p check:
 /// one certificate, valid now, a correctly signed libp2p extension); closes the connection
 /// with the reason if it fails.
-fn parse_presented(connection: &quinn::Connection) -> Result<P2pCertificate, QuicError> {
+fn parse_presented(
+    connection: &quinn::Connection,
+    verifier: &Libp2pCertVerifier,
+) -> Result<P2pCertificate, QuicError> {
     let refuse = |e: TlsError| {
         let reason = format!("certificate refused: {e}");
         connection.close(QUIC_CERTIFICATE_REFUSED, reason.as_bytes());
@@ -668,7 +676,7 @@ fn parse_presented(connection: &quinn::Connection) -> Result<P2pCertificate, Qui
     let [certificate] = certificates.as_slice() else {
         return Err(refuse(TlsError::CertificateCount(certificates.len())));
     };
-    Libp2pCertVerifier::new(None)
+    verifier
         .verify_chain(certificate, &[], UnixTime::now())
         .map_err(refuse)
 }
