@@ -178,6 +178,15 @@ fn node(kind: NodeKind) {
                 }
             });
         }
+        // Ends the process where it stands (no destructors), so a profiler wrapping the node
+        // sees what an idle node holds.
+        tokio::spawn(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal handler");
+            term.recv().await;
+            std::process::exit(0);
+        });
         println!("ready {} {} {}", std::process::id(), addr, peer);
         // Report the counts whenever they change (the client waits on them).
         let mut last = (usize::MAX, 0, 0);
@@ -282,6 +291,16 @@ impl NodeProc {
 
 impl Drop for NodeProc {
     fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+        // A profiler wrapping the node needs a moment to write its data.
+        for _ in 0..600 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -28,12 +28,16 @@
 //! - Sending: `poll_write` copies the caller's bytes once, into the session's transmit buffer,
 //!   as one data frame (up to 256 KiB); the task swaps that buffer with its own (no copy) and
 //!   writes it with one call for however many frames it holds.
-//! - Receiving: the task reads up to 256 KiB per call (starting at 16 KiB and doubling while
+//! - Receiving: the task reads up to 256 KiB per call (starting at 4 KiB and doubling while
 //!   reads fill the buffer); large payloads are split off the read buffer without copying and
 //!   `poll_read` copies them into the caller's buffer outside the lock. Read buffers still pinned
 //!   by unread payloads are kept and reused once released (up to one maximum window's worth),
 //!   so a steady transfer does not fault in fresh pages; at a keep-alive tick an idle
 //!   connection drops them.
+//! - Idle: while no read has filled the smallest read buffer (4 KiB) since the last keep-alive
+//!   tick, the read buffer is released each time the I/O object runs dry and the session has
+//!   consumed every byte read; a connection that did stream gives its buffers back at the tick.
+//!   A quiet connection holds no buffer, and a bulk transfer never waits on an allocation.
 //! - No allocation per frame: the transmit buffers ping-pong, the read buffers are recycled.
 //!
 //! # Lifetime
@@ -62,8 +66,9 @@ pub use peernet_core::yamux::{Config, Role};
 /// Largest read the driver asks the I/O object for.
 const READ_CHUNK: usize = 256 * 1024;
 /// First read size; it doubles each time a read fills the space offered, up to `READ_CHUNK`,
-/// so that idle connections hold little memory.
-const READ_CHUNK_MIN: usize = 16 * 1024;
+/// so that idle connections hold little memory. While reads stay this small, the read buffer
+/// is released whenever the socket runs dry with nothing left in it.
+const READ_CHUNK_MIN: usize = 4 * 1024;
 /// Read buffers kept for reuse while received payloads still pin the current one (at most
 /// 4 MiB for a busy connection; released when it goes idle).
 const MAX_SPARE_READ_BUFS: usize = 64;
@@ -568,7 +573,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
             }
             match read {
-                Poll::Pending => break,
+                Poll::Pending => {
+                    if self.read_buf.is_empty() && self.read_size == READ_CHUNK_MIN {
+                        // Quiet: no read has filled even the smallest buffer since the last
+                        // keep-alive tick (a bulk transfer would have grown it), and nothing is
+                        // left in it. Give it back; payload slices that streams still hold
+                        // keep their part alive on their own.
+                        self.read_buf = BytesMut::new();
+                    }
+                    break;
+                }
                 Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
