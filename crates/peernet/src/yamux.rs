@@ -676,6 +676,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// streams no longer pin.
     fn prepare_read_buf(&mut self) {
         let want = self.read_size;
+        if self.read_buf.capacity() == 0 {
+            // Released while quiet: take a fresh buffer. (Going down the path below would
+            // park the empty handle among the spares, costing an allocation per wake-up.)
+            self.read_buf = BytesMut::with_capacity(want);
+            return;
+        }
         if self.read_buf.capacity() - self.read_buf.len() >= want / 2
             || self.read_buf.try_reclaim(want)
         {
