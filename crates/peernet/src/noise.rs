@@ -16,9 +16,9 @@
 //! nothing more to read, nothing is left in the buffer and the last read was small (a ping, a
 //! request: not a bulk transfer, whose reads fill the buffer): at once if it never grew, after
 //! a few such quiet moments in a row if a transfer grew it. The write buffer is given back
-//! after a few small flushes in a row. Both start again at a few KiB and double while traffic fills them, so
-//! ten thousand quiet connections cost no buffer memory, and a transfer pays a handful of
-//! reallocations when it starts.
+//! after a few small flushes in a row. Both start again at a few KiB and double while traffic
+//! fills them, so ten thousand quiet connections cost no buffer memory, and a transfer pays a
+//! handful of reallocations when it starts.
 //!
 //! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
 //! the whole connection upgrade). A stream that closes mid-handshake ends it with
@@ -75,6 +75,9 @@ const READ_BUF_MIN: usize = 4096;
 /// Quiet moments in a row (see `NoiseStream::quiet`) after which a grown read buffer is
 /// released.
 const QUIET_RELEASE: u32 = 4;
+/// Stack buffer of the first read after a quiet release (larger messages continue in the
+/// allocated buffer).
+const PROBE_LEN: usize = 512;
 /// Bytes read per call during the handshake (a message larger than this is read in pieces;
 /// the handshake core reassembles it).
 const HANDSHAKE_READ: usize = 1024;
@@ -431,8 +434,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 this.rend -= this.rpos;
                 this.rpos = 0;
             }
-            if this.rbuf.len() < need.max(READ_BUF_MIN) {
-                // After an idle release, or a frame larger than the buffer: at least double.
+            if !this.rbuf.is_empty() && this.rbuf.len() < need.max(READ_BUF_MIN) {
+                // A frame larger than the buffer: at least double.
                 let grown = need.max(READ_BUF_MIN).max(2 * this.rbuf.len());
                 this.rbuf.resize(grown.min(READ_BUF_LEN.max(need)), 0);
             }
@@ -444,6 +447,26 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 }
                 this.read_truncated = true;
                 return Poll::Ready(Err(truncated()));
+            }
+            if this.rbuf.is_empty() {
+                // Released while quiet (so nothing is buffered): learn whether anything has
+                // arrived before allocating, so that waking an idle session costs nothing.
+                let mut probe = [0u8; PROBE_LEN];
+                let mut probe_buf = ReadBuf::new(&mut probe);
+                ready!(Pin::new(&mut this.io).poll_read(cx, &mut probe_buf))?;
+                let got = probe_buf.filled();
+                if got.is_empty() {
+                    this.read_eof = true;
+                    continue;
+                }
+                let mut rbuf = vec![0u8; READ_BUF_MIN];
+                if let Some(head) = rbuf.get_mut(..got.len()) {
+                    head.copy_from_slice(got);
+                }
+                this.rbuf = rbuf;
+                this.rend = got.len();
+                this.last_read = Some(got.len());
+                continue;
             }
             let mut read_buf = ReadBuf::new(this.rbuf.get_mut(this.rend..).unwrap_or_default());
             let polled = Pin::new(&mut this.io).poll_read(cx, &mut read_buf);

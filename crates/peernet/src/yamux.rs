@@ -28,13 +28,13 @@
 //! - Sending: `poll_write` copies the caller's bytes once, into the session's transmit buffer,
 //!   as one data frame (up to 256 KiB); the task swaps that buffer with its own (no copy) and
 //!   writes it with one call for however many frames it holds.
-//! - Receiving: the task reads up to 256 KiB per call (starting at 4 KiB and doubling while
+//! - Receiving: the task reads up to 256 KiB per call (starting at 16 KiB and doubling while
 //!   reads fill the buffer); large payloads are split off the read buffer without copying and
 //!   `poll_read` copies them into the caller's buffer outside the lock. Read buffers still pinned
 //!   by unread payloads are kept and reused once released (up to one maximum window's worth),
 //!   so a steady transfer does not fault in fresh pages; at a keep-alive tick an idle
 //!   connection drops them.
-//! - Idle: while no read has filled the smallest read buffer (4 KiB) since the last keep-alive
+//! - Idle: while no read has filled the smallest read buffer (16 KiB) since the last keep-alive
 //!   tick, the read buffer is released each time the I/O object runs dry and the session has
 //!   consumed every byte read; a connection that did stream gives its buffers back at the tick.
 //!   A quiet connection holds no buffer, and a bulk transfer never waits on an allocation.
@@ -68,7 +68,10 @@ const READ_CHUNK: usize = 256 * 1024;
 /// First read size; it doubles each time a read fills the space offered, up to `READ_CHUNK`,
 /// so that idle connections hold little memory. While reads stay this small, the read buffer
 /// is released whenever the socket runs dry with nothing left in it.
-const READ_CHUNK_MIN: usize = 4 * 1024;
+const READ_CHUNK_MIN: usize = 16 * 1024;
+/// Stack buffer of the first read after a quiet release (more data continues in the allocated
+/// buffer).
+const PROBE_LEN: usize = 512;
 /// Read buffers kept for reuse while received payloads still pin the current one (at most
 /// 4 MiB for a busy connection; released when it goes idle).
 const MAX_SPARE_READ_BUFS: usize = 64;
@@ -560,18 +563,35 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         // Read.
         let mut reads = 0;
         while !self.read_eof && !self.closing && reads < MAX_READS_PER_POLL {
-            self.prepare_read_buf();
-            let offered = self.read_buf.capacity() - self.read_buf.len();
-            let read = {
-                let fut = self.io.read_buf(&mut self.read_buf);
-                tokio::pin!(fut);
-                fut.poll(cx)
-            };
-            if let Poll::Ready(Ok(n)) = read {
-                if n == offered && self.read_size < READ_CHUNK {
-                    self.read_size *= 2;
+            let read = if self.read_buf.capacity() == 0 && self.read_size == READ_CHUNK_MIN {
+                // Released while quiet: learn whether anything has arrived before allocating,
+                // so that waking an idle connection (timers, writes) costs nothing. (Under
+                // bulk traffic an exhausted buffer is another thing, the tail of one whose
+                // payloads streams still hold; `prepare_read_buf` reclaims it.)
+                let mut probe = [0u8; PROBE_LEN];
+                let mut probe_buf = ReadBuf::new(&mut probe);
+                let polled = Pin::new(&mut self.io).poll_read(cx, &mut probe_buf);
+                polled.map_ok(|()| {
+                    let got = probe_buf.filled();
+                    self.read_buf = BytesMut::with_capacity(READ_CHUNK_MIN);
+                    self.read_buf.extend_from_slice(got);
+                    got.len()
+                })
+            } else {
+                self.prepare_read_buf();
+                let offered = self.read_buf.capacity() - self.read_buf.len();
+                let read = {
+                    let fut = self.io.read_buf(&mut self.read_buf);
+                    tokio::pin!(fut);
+                    fut.poll(cx)
+                };
+                if let Poll::Ready(Ok(n)) = read {
+                    if n == offered && self.read_size < READ_CHUNK {
+                        self.read_size *= 2;
+                    }
                 }
-            }
+                read
+            };
             match read {
                 Poll::Pending => {
                     if self.read_buf.is_empty() && self.read_size == READ_CHUNK_MIN {
@@ -676,12 +696,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     /// streams no longer pin.
     fn prepare_read_buf(&mut self) {
         let want = self.read_size;
-        if self.read_buf.capacity() == 0 {
-            // Released while quiet: take a fresh buffer. (Going down the path below would
-            // park the empty handle among the spares, costing an allocation per wake-up.)
-            self.read_buf = BytesMut::with_capacity(want);
-            return;
-        }
         if self.read_buf.capacity() - self.read_buf.len() >= want / 2
             || self.read_buf.try_reclaim(want)
         {
