@@ -129,7 +129,14 @@ pub struct Prefixed<T> {
 
 impl<T> Prefixed<T> {
     /// Wraps `inner`, replaying `prefix` before reading from it.
-    pub fn new(prefix: Vec<u8>, inner: T) -> Self {
+    pub fn new(mut prefix: Vec<u8>, inner: T) -> Self {
+        // Negotiation reads into a 1 KiB buffer and usually leaves nothing behind: keep no
+        // allocation for the life of the stream (it would cost every idle stream 1 KiB).
+        if prefix.is_empty() {
+            prefix = Vec::new();
+        } else {
+            prefix.shrink_to_fit();
+        }
         Prefixed {
             prefix,
             pos: 0,

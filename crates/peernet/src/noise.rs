@@ -12,6 +12,14 @@
 //! lies and copy the plaintext out. No frame allocates: both buffers grow to their
 //! bound (about 256 KiB each) only under bulk traffic and are reused from then on.
 //!
+//! An idle session holds no buffer at all. The read buffer is given back when the socket has
+//! nothing more to read, nothing is left in the buffer and the last read was small (a ping, a
+//! request: not a bulk transfer, whose reads fill the buffer): at once if it never grew, after
+//! a few such quiet moments in a row if a transfer grew it. The write buffer is given back
+//! after a few small flushes in a row. Both start again at a few KiB and double while traffic
+//! fills them, so ten thousand quiet connections cost no buffer memory, and a transfer pays a
+//! handful of reallocations when it starts.
+//!
 //! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
 //! the whole connection upgrade). A stream that closes mid-handshake ends it with
 //! [`UpgradeError::Closed`].
@@ -57,13 +65,29 @@ pub use peernet_core::noise::RemoteInfo;
 /// The protocol id under which multistream-select negotiates Noise.
 pub const PROTOCOL_ID: &str = "/noise";
 
-/// Largest read buffer: room for several maximal frames per read system call. The buffer starts
-/// at one frame and doubles up to this size only when a read fills it (bulk transfer), so idle
-/// connections stay small.
+/// Largest read buffer: room for several maximal frames per read system call. The buffer
+/// starts at [`READ_BUF_MIN`] (or the frame being read, if larger) and doubles up to this size
+/// only when a read fills it (bulk transfer).
 const READ_BUF_LEN: usize = 4 * MAX_FRAME_LEN;
+/// First size of the read buffer, and the read size below which a session that then finds the
+/// socket empty counts as idle and releases its read buffer.
+const READ_BUF_MIN: usize = 4096;
+/// Quiet moments in a row (see `NoiseStream::quiet`) after which a grown read buffer is
+/// released.
+const QUIET_RELEASE: u32 = 4;
+/// Stack buffer of the first read after a quiet release (larger messages continue in the
+/// allocated buffer).
+const PROBE_LEN: usize = 512;
+/// Bytes read per call during the handshake (a message larger than this is read in pieces;
+/// the handshake core reassembles it).
+const HANDSHAKE_READ: usize = 1024;
 /// Sealed bytes buffered before a write goes to the socket. The write buffer grows to this
 /// (plus one open frame) only under bulk writes.
 const WRITE_HIGH_WATER: usize = 4 * MAX_FRAME_LEN;
+/// `QUIET_RELEASE` flushes in a row of fewer bytes than this release a write buffer that has
+/// grown beyond it (the session is not in a bulk transfer, which flushes at
+/// [`WRITE_HIGH_WATER`]).
+const WRITE_KEEP: usize = 4096;
 
 /// Why a Noise upgrade failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +136,8 @@ async fn run<T>(mut io: T, mut hs: Handshake) -> Result<(NoiseStream<T>, RemoteI
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    // One maximal frame: any handshake message fits.
-    let mut rbuf = vec![0u8; MAX_FRAME_LEN];
+    // Small reads: the core buffers a handshake message until it is complete.
+    let mut rbuf = vec![0u8; HANDSHAKE_READ];
     let (mut rpos, mut rend) = (0, 0);
     let mut out = Vec::new();
     loop {
@@ -129,8 +153,8 @@ where
         if rpos == rend {
             (rpos, rend) = (0, 0);
         }
-        // A handshake message is at most one frame, which always fits behind `rend` after a
-        // reset; the handshake consumes every byte it is given until it finishes.
+        // The handshake consumes every byte it is given until it finishes, so `rpos == rend`
+        // here and the whole buffer is free.
         let n = io.read(rbuf.get_mut(rend..).unwrap_or_default()).await?;
         if n == 0 {
             tracing::debug!("noise handshake: remote closed the stream");
@@ -143,6 +167,9 @@ where
     let (transport, info) = hs.finish()?;
     tracing::debug!(peer = %info.peer_id, muxer = ?info.negotiated_muxer, "noise handshake complete");
     let (sender, receiver) = transport.split();
+    // Keep only what arrived behind the last handshake message (usually nothing).
+    let rbuf = rbuf.get(rpos..rend).unwrap_or_default().to_vec();
+    let (rpos, rend) = (0, rbuf.len());
     let stream = NoiseStream {
         io,
         sender,
@@ -155,10 +182,13 @@ where
         read_eof: false,
         read_error: None,
         read_truncated: false,
+        last_read: None,
+        quiet: 0,
         wbuf: Vec::new(),
         wpos: 0,
         sealed_end: 0,
         open_frame: false,
+        small_flushes: 0,
     };
     Ok((stream, info))
 }
@@ -186,12 +216,19 @@ pub struct NoiseStream<T> {
     read_error: Option<NoiseError>,
     /// The stream ended inside a frame.
     read_truncated: bool,
+    /// Bytes the last read from `io` returned, until the socket next runs dry: small means the
+    /// session is not streaming.
+    last_read: Option<usize>,
+    /// Times in a row the socket ran dry after a small read with nothing buffered.
+    quiet: u32,
     /// Sealed frames `[wpos, sealed_end)` waiting for `io`, then the open frame (length prefix
     /// reserved, plaintext so far) when `open_frame` is set.
     wbuf: Vec<u8>,
     wpos: usize,
     sealed_end: usize,
     open_frame: bool,
+    /// Flushes in a row that wrote fewer than `WRITE_KEEP` bytes.
+    small_flushes: u32,
 }
 
 impl<T> std::fmt::Debug for NoiseStream<T> {
@@ -255,8 +292,19 @@ impl<T: AsyncWrite + Unpin> NoiseStream<T> {
             // Keep the partial frame; it moves to the front (at most one frame, and only when a
             // flush of sealed frames found one, which bulk writes never do).
             self.wbuf.drain(..self.sealed_end);
-        } else {
+        } else if self.sealed_end >= WRITE_KEEP {
+            self.small_flushes = 0;
             self.wbuf.clear();
+        } else {
+            // A small flush. Several in a row mean the bulk transfer that grew the buffer is
+            // over (one alone may be a pause in it): give the buffer back.
+            self.small_flushes += 1;
+            if self.wbuf.capacity() > WRITE_KEEP && self.small_flushes >= QUIET_RELEASE {
+                self.wbuf = Vec::new();
+                self.small_flushes = 0;
+            } else {
+                self.wbuf.clear();
+            }
         }
         self.wpos = 0;
         self.sealed_end = 0;
@@ -386,6 +434,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 this.rend -= this.rpos;
                 this.rpos = 0;
             }
+            if !this.rbuf.is_empty() && this.rbuf.len() < need.max(READ_BUF_MIN) {
+                // A frame larger than the buffer: at least double.
+                let grown = need.max(READ_BUF_MIN).max(2 * this.rbuf.len());
+                this.rbuf.resize(grown.min(READ_BUF_LEN.max(need)), 0);
+            }
             this.plain_start = 0;
             this.plain_end = 0;
             if this.read_eof {
@@ -395,11 +448,55 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 this.read_truncated = true;
                 return Poll::Ready(Err(truncated()));
             }
+            if this.rbuf.is_empty() {
+                // Released while quiet (so nothing is buffered): learn whether anything has
+                // arrived before allocating, so that waking an idle session costs nothing.
+                let mut probe = [0u8; PROBE_LEN];
+                let mut probe_buf = ReadBuf::new(&mut probe);
+                ready!(Pin::new(&mut this.io).poll_read(cx, &mut probe_buf))?;
+                let got = probe_buf.filled();
+                if got.is_empty() {
+                    this.read_eof = true;
+                    continue;
+                }
+                let mut rbuf = vec![0u8; READ_BUF_MIN];
+                if let Some(head) = rbuf.get_mut(..got.len()) {
+                    head.copy_from_slice(got);
+                }
+                this.rbuf = rbuf;
+                this.rend = got.len();
+                this.last_read = Some(got.len());
+                continue;
+            }
             let mut read_buf = ReadBuf::new(this.rbuf.get_mut(this.rend..).unwrap_or_default());
-            ready!(Pin::new(&mut this.io).poll_read(cx, &mut read_buf))?;
+            let polled = Pin::new(&mut this.io).poll_read(cx, &mut read_buf);
             let n = read_buf.filled().len();
+            match polled {
+                Poll::Pending => {
+                    // The socket ran dry with nothing buffered. A buffer that never grew goes
+                    // at once. One that a bulk transfer grew goes after a few such pauses in a
+                    // row that each followed a small read (no clock here to tell an idle
+                    // connection from a pause in a transfer). `take`: a pause counts once,
+                    // however often the caller polls during it.
+                    if this.rend == 0 {
+                        if this.last_read.take().is_some_and(|n| n < READ_BUF_MIN) {
+                            this.quiet += 1;
+                        }
+                        if this.rbuf.len() <= READ_BUF_MIN || this.quiet >= QUIET_RELEASE {
+                            this.rbuf = Vec::new();
+                            this.quiet = 0;
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(result) => result?,
+            }
             if n == 0 {
                 this.read_eof = true;
+            }
+            this.last_read = Some(n);
+            if n >= READ_BUF_MIN {
+                this.quiet = 0;
             }
             this.rend += n;
             if this.rend == this.rbuf.len() && this.rbuf.len() < READ_BUF_LEN {
@@ -807,6 +904,81 @@ mod tests {
         }
         writer.await.unwrap();
         assert!(got == expected, "transferred bytes differ");
+    }
+
+    /// After a bulk transfer and a small message, a session with nothing to read holds no
+    /// read or write buffer; traffic afterwards (a maximal frame first) is delivered intact.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_session_releases_its_buffers() {
+        let (a_io, b_io) = duplex(1 << 20);
+        let ((mut a, _), (mut b, _)) = handshake_pair(a_io, b_io).await;
+        let bulk = pattern(300_000);
+        a.write_all(&bulk).await.unwrap();
+        a.flush().await.unwrap();
+        let mut got = vec![0u8; bulk.len()];
+        b.read_exact(&mut got).await.unwrap();
+        assert!(got == bulk);
+        assert!(
+            a.wbuf.capacity() > WRITE_KEEP,
+            "a bulk write grows the write buffer"
+        );
+        assert!(
+            b.rbuf.len() > READ_BUF_MIN,
+            "a bulk read grows the read buffer"
+        );
+
+        // Small messages, each followed by a quiet socket: the grown read buffer survives a
+        // pause (it may be one inside a transfer) but not several in a row.
+        for round in 1..=QUIET_RELEASE {
+            a.write_all(b"ping").await.unwrap();
+            a.flush().await.unwrap();
+            if round < QUIET_RELEASE {
+                assert!(
+                    a.wbuf.capacity() > WRITE_KEEP,
+                    "kept after {round} small flushes"
+                );
+            } else {
+                assert_eq!(a.wbuf.capacity(), 0, "released after {round} small flushes");
+            }
+            let mut ping = [0u8; 4];
+            b.read_exact(&mut ping).await.unwrap();
+            assert_eq!(&ping, b"ping");
+            let idle =
+                tokio::time::timeout(std::time::Duration::from_secs(1), b.read(&mut [0u8; 16]))
+                    .await;
+            assert!(idle.is_err(), "nothing more to read");
+            if round < QUIET_RELEASE {
+                assert!(
+                    b.rbuf.len() > READ_BUF_MIN,
+                    "kept after {round} quiet moments"
+                );
+            }
+        }
+        assert_eq!(
+            b.rbuf.capacity(),
+            0,
+            "a quiet reader releases its read buffer"
+        );
+
+        // A buffer that never grew goes at the first quiet moment.
+        a.write_all(b"ping").await.unwrap();
+        a.flush().await.unwrap();
+        let mut ping = [0u8; 4];
+        b.read_exact(&mut ping).await.unwrap();
+        assert!(b.rbuf.capacity() > 0);
+        let idle =
+            tokio::time::timeout(std::time::Duration::from_secs(1), b.read(&mut [0u8; 16])).await;
+        assert!(idle.is_err(), "nothing more to read");
+        assert_eq!(b.rbuf.capacity(), 0, "released at once");
+
+        let mut expected = pattern(MAX_PLAINTEXT_LEN);
+        a.write_all(&expected).await.unwrap();
+        a.write_all(b"tail").await.unwrap();
+        a.flush().await.unwrap();
+        expected.extend_from_slice(b"tail");
+        let mut again = vec![0u8; expected.len()];
+        b.read_exact(&mut again).await.unwrap();
+        assert!(again == expected);
     }
 
     /// A remote that never reads: writes stop being accepted once the buffer holds its bound,

@@ -34,6 +34,10 @@
 //!   by unread payloads are kept and reused once released (up to one maximum window's worth),
 //!   so a steady transfer does not fault in fresh pages; at a keep-alive tick an idle
 //!   connection drops them.
+//! - Idle: while no read has filled the smallest read buffer (16 KiB) since the last keep-alive
+//!   tick, the read buffer is released each time the I/O object runs dry and the session has
+//!   consumed every byte read; a connection that did stream gives its buffers back at the tick.
+//!   A quiet connection holds no buffer, and a bulk transfer never waits on an allocation.
 //! - No allocation per frame: the transmit buffers ping-pong, the read buffers are recycled.
 //!
 //! # Lifetime
@@ -62,8 +66,12 @@ pub use peernet_core::yamux::{Config, Role};
 /// Largest read the driver asks the I/O object for.
 const READ_CHUNK: usize = 256 * 1024;
 /// First read size; it doubles each time a read fills the space offered, up to `READ_CHUNK`,
-/// so that idle connections hold little memory.
+/// so that idle connections hold little memory. While reads stay this small, the read buffer
+/// is released whenever the socket runs dry with nothing left in it.
 const READ_CHUNK_MIN: usize = 16 * 1024;
+/// Stack buffer of the first read after a quiet release (more data continues in the allocated
+/// buffer).
+const PROBE_LEN: usize = 512;
 /// Read buffers kept for reuse while received payloads still pin the current one (at most
 /// 4 MiB for a busy connection; released when it goes idle).
 const MAX_SPARE_READ_BUFS: usize = 64;
@@ -555,20 +563,46 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         // Read.
         let mut reads = 0;
         while !self.read_eof && !self.closing && reads < MAX_READS_PER_POLL {
-            self.prepare_read_buf();
-            let offered = self.read_buf.capacity() - self.read_buf.len();
-            let read = {
-                let fut = self.io.read_buf(&mut self.read_buf);
-                tokio::pin!(fut);
-                fut.poll(cx)
-            };
-            if let Poll::Ready(Ok(n)) = read {
-                if n == offered && self.read_size < READ_CHUNK {
-                    self.read_size *= 2;
+            let read = if self.read_buf.capacity() == 0 && self.read_size == READ_CHUNK_MIN {
+                // Released while quiet: learn whether anything has arrived before allocating,
+                // so that waking an idle connection (timers, writes) costs nothing. (Under
+                // bulk traffic an exhausted buffer is another thing, the tail of one whose
+                // payloads streams still hold; `prepare_read_buf` reclaims it.)
+                let mut probe = [0u8; PROBE_LEN];
+                let mut probe_buf = ReadBuf::new(&mut probe);
+                let polled = Pin::new(&mut self.io).poll_read(cx, &mut probe_buf);
+                polled.map_ok(|()| {
+                    let got = probe_buf.filled();
+                    self.read_buf = BytesMut::with_capacity(READ_CHUNK_MIN);
+                    self.read_buf.extend_from_slice(got);
+                    got.len()
+                })
+            } else {
+                self.prepare_read_buf();
+                let offered = self.read_buf.capacity() - self.read_buf.len();
+                let read = {
+                    let fut = self.io.read_buf(&mut self.read_buf);
+                    tokio::pin!(fut);
+                    fut.poll(cx)
+                };
+                if let Poll::Ready(Ok(n)) = read {
+                    if n == offered && self.read_size < READ_CHUNK {
+                        self.read_size *= 2;
+                    }
                 }
-            }
+                read
+            };
             match read {
-                Poll::Pending => break,
+                Poll::Pending => {
+                    if self.read_buf.is_empty() && self.read_size == READ_CHUNK_MIN {
+                        // Quiet: no read has filled even the smallest buffer since the last
+                        // keep-alive tick (a bulk transfer would have grown it), and nothing is
+                        // left in it. Give it back; payload slices that streams still hold
+                        // keep their part alive on their own.
+                        self.read_buf = BytesMut::new();
+                    }
+                    break;
+                }
                 Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
@@ -751,5 +785,105 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{duplex, AsyncWriteExt, DuplexStream};
+
+    /// Records how many bytes the driver offers to each read of the I/O object.
+    struct Recorder {
+        inner: DuplexStream,
+        offered: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl AsyncRead for Recorder {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.offered.lock().unwrap().push(buf.remaining());
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.inner).poll_write(cx, data)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    fn quiet_config() -> Config {
+        Config {
+            keep_alive_interval: None,
+            measure_rtt: false,
+            ..Config::default()
+        }
+    }
+
+    /// The client writes `data` and the server reads it: the client's driver runs a step
+    /// (reading first) without anything to read.
+    async fn client_writes(client: &mut Stream, server: &mut Stream, data: &[u8]) {
+        client.write_all(data).await.unwrap();
+        let mut got = vec![0u8; data.len()];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, data);
+    }
+
+    /// A quiet connection holds no read buffer: when its driver wakes with nothing to read it
+    /// polls the I/O object through the small stack probe. After a bulk transfer the buffer is
+    /// kept (until the keep-alive tick), so the transfer's reads never wait on an allocation.
+    #[tokio::test]
+    async fn a_quiet_connection_holds_no_read_buffer_a_streaming_one_keeps_it() {
+        let (a, b) = duplex(1 << 20);
+        let offered = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder {
+            inner: a,
+            offered: offered.clone(),
+        };
+        let client = Connection::new(recorder, Role::Client, quiet_config());
+        let server = Connection::new(b, Role::Server, quiet_config());
+        let mut c = client.open_stream().await.unwrap();
+        c.write_all(b"hello").await.unwrap();
+        let mut s = server.accept_stream().await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(b"world").await.unwrap();
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"world");
+
+        client_writes(&mut c, &mut s, b"again").await;
+        let last = *offered.lock().unwrap().last().unwrap();
+        assert_eq!(last, PROBE_LEN, "a quiet driver reads through the probe");
+
+        // A bulk transfer to the client grows its reads; the buffer outlives the transfer.
+        let bulk = vec![7u8; 4 << 20];
+        let sender = tokio::spawn(async move {
+            s.write_all(&bulk).await.unwrap();
+            s
+        });
+        let mut got = vec![0u8; 4 << 20];
+        c.read_exact(&mut got).await.unwrap();
+        let mut s = sender.await.unwrap();
+        assert!(offered.lock().unwrap().iter().any(|&n| n > READ_CHUNK_MIN));
+        client_writes(&mut c, &mut s, b"after").await;
+        let last = *offered.lock().unwrap().last().unwrap();
+        assert!(
+            last > PROBE_LEN,
+            "a driver that streamed keeps its buffer: offered {last}"
+        );
     }
 }
