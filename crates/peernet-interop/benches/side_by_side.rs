@@ -4,7 +4,9 @@
 //! over loopback TCP, then over loopback QUIC v1: one stream uploads N bytes, then one stream
 //! downloads N bytes. rust-libp2p uses its stock configuration for the same transport, security
 //! and muxer. Last, the time to a new connection plus a 1-byte echo round trip on a fresh
-//! stream, over TCP (Noise, yamux) and QUIC (median of 100 in a warm process). Raw loopback TCP and
+//! stream, over TCP (Noise, yamux) and QUIC (median of 100 in a warm process): between two peernet
+//! `Host`s (identify on every connection, like the rust-libp2p nodes), and for reference between
+//! bare peernet transports. Raw loopback TCP and
 //! single-core AEAD sealing are measured in the same run as the physical ceilings.
 //!
 //! ```sh
@@ -21,8 +23,8 @@ use std::time::{Duration, Instant};
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use peernet::services::{echo, perf};
 use peernet::{
-    Connection, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol, TcpConfig,
-    TcpTransport, Transport, Upgrader,
+    AddrInfo, Connection, Host, Keypair, Listener, QuicConfig, QuicTransport, SecurityProtocol,
+    TcpConfig, TcpTransport, Transport, Upgrader,
 };
 use support::{echo_via_libp2p, RustNode, Security, Seen, ECHO};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -260,6 +262,52 @@ async fn peernet_setup(row: Row) -> Duration {
     median(times)
 }
 
+/// The same between two peernet `Host`s, the counterpart of rust-libp2p's `Swarm`: identify
+/// runs on every new connection on both sides, as it does on the rust-libp2p nodes.
+async fn peernet_host_setup(row: Row) -> Duration {
+    let (listen, security) = match row {
+        Row::Quic => ("/ip4/127.0.0.1/udp/0/quic-v1", SecurityProtocol::Tls),
+        Row::Tcp(security, _) => ("/ip4/127.0.0.1/tcp/0", security),
+    };
+    let server = Host::builder()
+        .security(vec![security])
+        .listen_addrs([listen.parse().unwrap()])
+        .build()
+        .await
+        .unwrap();
+    server.set_stream_handler(echo::PROTOCOL, |mut s| async move {
+        let _ = echo::serve(&mut s).await;
+    });
+    let client = Host::builder()
+        .security(vec![security])
+        .no_listen()
+        .build()
+        .await
+        .unwrap();
+    let info = AddrInfo {
+        peer_id: server.id().clone(),
+        addrs: server.addrs(),
+    };
+    let mut times = Vec::new();
+    for round in 0..SETUP_WARMUP + SETUP_ROUNDS {
+        let start = Instant::now();
+        client.connect(info.clone()).await.unwrap();
+        let stream = client
+            .new_stream(&info.peer_id, &[echo::PROTOCOL])
+            .await
+            .unwrap();
+        let back = echo::echo(stream, b"x", 1).await.unwrap();
+        if round >= SETUP_WARMUP {
+            times.push(start.elapsed());
+        }
+        assert_eq!(back, b"x");
+        client.swarm().close_peer(&info.peer_id).await;
+    }
+    client.close().await;
+    server.close().await;
+    median(times)
+}
+
 /// The same between two rust-libp2p nodes (their dial, libp2p-stream, their echo).
 async fn rust_setup(security: Security) -> Duration {
     let server = RustNode::spawn(security).await;
@@ -413,8 +461,8 @@ fn main() {
         "\nnew connection + 1-byte echo on a new stream (median of {SETUP_ROUNDS}, after {SETUP_WARMUP} untimed)"
     );
     println!(
-        "{:<18} {:>10} {:>10} {:>10}",
-        "stack", "ours", "rust", "ours/rust"
+        "{:<18} {:>15} {:>15} {:>10} {:>10}",
+        "stack", "ours: Host", "(transport)", "rust", "Host/rust"
     );
     for (row, theirs, name) in [
         (
@@ -427,13 +475,16 @@ fn main() {
         if !wanted(name) {
             continue;
         }
-        let ours = rt.block_on(peernet_setup(row));
+        let host = rt.block_on(peernet_host_setup(row));
+        let transport = rt.block_on(peernet_setup(row));
         let rust = rt.block_on(rust_setup(theirs));
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{name:<18} {:>7.3} ms {:>7.3} ms {:>9.2}x",
-            ours.as_secs_f64() * 1e3,
-            rust.as_secs_f64() * 1e3,
-            ours.as_secs_f64() / rust.as_secs_f64()
+            "{name:<18} {:>12.3} ms {:>12.3} ms {:>7.3} ms {:>9.2}x",
+            ms(host),
+            ms(transport),
+            ms(rust),
+            ms(host) / ms(rust)
         );
     }
 }
