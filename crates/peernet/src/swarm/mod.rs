@@ -601,7 +601,16 @@ impl Swarm {
     /// [`listen_addrs`](Self::listen_addrs) with each unspecified IP (`0.0.0.0`, `::`)
     /// replaced by every interface address of its family ([`crate::interface_ips`]).
     pub fn interface_listen_addrs(&self) -> Vec<Multiaddr> {
-        crate::expand_unspecified(&self.listen_addrs(), &crate::interface_ips())
+        let addrs = self.listen_addrs();
+        // Listing the interfaces is a system call per interface; identify asks on every
+        // exchange, so only pay it when there is something to expand.
+        if !addrs
+            .iter()
+            .any(|a| a.ip_addr().is_some_and(|ip| ip.is_unspecified()))
+        {
+            return addrs;
+        }
+        crate::expand_unspecified(&addrs, &crate::interface_ips())
     }
 
     /// Adds addresses `new_stream` may dial `peer` at (a minimal peerstore; at most
