@@ -254,12 +254,68 @@ impl Upgrader {
             .map_err(|_| UpgradeError::Timeout(self.timeout))?
     }
 
+    /// The checks an inbound connection passes before any byte is read from it: the gater's
+    /// `accept` step, then a connection permit from the resource manager (per IP, handshakes
+    /// in progress, connections, memory). Transports that run a handshake of their own first
+    /// (WebSocket) call this before it, then [`upgrade_inbound_admitted`](Self::upgrade_inbound_admitted).
+    pub(crate) fn admit_inbound(
+        &self,
+        remote_addr: &Multiaddr,
+        local_addr: &Multiaddr,
+    ) -> Result<Admission, UpgradeError> {
+        if let Some(gater) = self.gater() {
+            gater
+                .check_accept(local_addr, remote_addr)
+                .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
+        }
+        let resources = self.resources.read().ok().and_then(|r| r.clone());
+        let permit = match resources {
+            Some(m) => Some(m.open_connection(Direction::Inbound, remote_addr.ip_addr())?),
+            None => None,
+        };
+        Ok(Admission(permit))
+    }
+
+    /// [`upgrade_inbound`](Self::upgrade_inbound) for a connection already through
+    /// [`admit_inbound`](Self::admit_inbound).
+    pub(crate) async fn upgrade_inbound_admitted<T>(
+        &self,
+        io: T,
+        remote_addr: Multiaddr,
+        local_addr: Multiaddr,
+        admission: Admission,
+    ) -> Result<Connection, UpgradeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let addrs = (remote_addr, local_addr);
+        let upgrade = self.upgrade_with(io, Direction::Inbound, addrs, None, Some(admission));
+        tokio::time::timeout(self.timeout, upgrade)
+            .await
+            .map_err(|_| UpgradeError::Timeout(self.timeout))?
+    }
+
     async fn upgrade<T>(
+        &self,
+        io: T,
+        direction: Direction,
+        addrs: (Multiaddr, Multiaddr),
+        expected: Option<PeerId>,
+    ) -> Result<Connection, UpgradeError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.upgrade_with(io, direction, addrs, expected, None)
+            .await
+    }
+
+    async fn upgrade_with<T>(
         &self,
         mut io: T,
         direction: Direction,
         (remote_addr, local_addr): (Multiaddr, Multiaddr),
         expected: Option<PeerId>,
+        admission: Option<Admission>,
     ) -> Result<Connection, UpgradeError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -268,17 +324,19 @@ impl Upgrader {
             return Err(UpgradeError::NoSecurity);
         }
         let started = Instant::now();
-        let gater = self.gater();
-        if let (Some(gater), Direction::Inbound) = (&gater, direction) {
-            gater
-                .check_accept(&local_addr, &remote_addr)
-                .map_err(|(step, reason)| UpgradeError::Gated { step, reason })?;
-        }
-        // Before any handshake byte: per IP, handshakes in progress, connections, memory.
-        let resources = self.resources.read().ok().and_then(|r| r.clone());
-        let permit = match resources {
-            Some(m) => Some(m.open_connection(direction, remote_addr.ip_addr())?),
-            None => None,
+        // Before any handshake byte: the gater's accept step, then per IP, handshakes in
+        // progress, connections, memory (unless the transport admitted the connection before
+        // a handshake of its own).
+        let permit = match (admission, direction) {
+            (Some(Admission(permit)), _) => permit,
+            (None, Direction::Inbound) => self.admit_inbound(&remote_addr, &local_addr)?.0,
+            (None, Direction::Outbound) => {
+                let resources = self.resources.read().ok().and_then(|r| r.clone());
+                match resources {
+                    Some(m) => Some(m.open_connection(direction, remote_addr.ip_addr())?),
+                    None => None,
+                }
+            }
         };
         let ids: Vec<&str> = self.security.iter().map(|s| s.protocol_id()).collect();
         let (chosen, leftover) = match direction {
@@ -410,6 +468,10 @@ struct Meta {
     /// The connection's resource permit (when the swarm installed a manager).
     permit: Option<ConnPermit>,
 }
+
+/// An inbound connection through the gater's `accept` step and holding its resource permit,
+/// if a manager is installed ([`Upgrader::admit_inbound`]).
+pub(crate) struct Admission(Option<ConnPermit>);
 
 /// Exchanges public keys in the clear (`/plaintext/2.0.0`).
 async fn plaintext_exchange<T>(

@@ -9,7 +9,7 @@ use peernet::services::echo;
 use peernet::{
     DialOptions, DirLimits, Host, Keypair, Limit, MemoryTransport, Multiaddr, PeerId, Resource,
     ResourceLimits, ResourceStats, Scope, Swarm, SwarmConfig, SwarmError, TcpConfig, TcpTransport,
-    Upgrader,
+    Upgrader, WsTransport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -762,4 +762,54 @@ async fn a_host_flooded_with_ping_streams_keeps_its_limit_and_serves_others() {
     })
     .await;
     server.close().await;
+}
+
+#[tokio::test]
+async fn a_websocket_connection_over_the_limit_is_refused_before_its_http_handshake() {
+    let with_ws = |swarm: Swarm| {
+        swarm
+            .add_transport(WsTransport::new(
+                swarm.upgrader().clone(),
+                TcpConfig::default(),
+            ))
+            .unwrap();
+        swarm
+    };
+    let server = with_ws(swarm_with(ResourceLimits {
+        system_conns: DirLimits {
+            inbound: 1,
+            outbound: 100,
+            total: 100,
+        },
+        ..ResourceLimits::default()
+    }));
+    serve(&server);
+    let addrs = listen(&server, "/ip4/127.0.0.1/tcp/0/ws").await;
+    let first = with_ws(swarm());
+    first.add_peer_addrs(server.local_peer(), addrs.clone());
+    echo_roundtrip(&first, server.local_peer(), b"first").await;
+
+    // A second client's WebSocket upgrade request gets no answer: the connection is closed
+    // before the HTTP handshake (which would answer `101 Switching Protocols`).
+    let port = addrs[0].socket_addr().unwrap().port();
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    // The server may already have closed: a failed write is the same answer.
+    let _ = raw.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), raw.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the refused connection was left open");
+    assert!(
+        !String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 101"),
+        "the refused connection got a WebSocket handshake: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    assert_eq!(server.resource_manager().stats().conns_inbound, 1);
+    close_all(&[&first, &server]).await;
 }

@@ -244,11 +244,15 @@ impl Framing {
             Framing::Raw => Ok(upgrader.upgrade_inbound(stream, remote, local).await?),
             Framing::WebSocket => {
                 let timeout = upgrader.timeout();
+                // Gater and resource limits before the WebSocket handshake costs anything.
+                let admission = upgrader.admit_inbound(&remote, &local)?;
                 let upgrade = async {
                     let ws = super::ws::accept_ws(stream)
                         .await
                         .map_err(TransportError::Ws)?;
-                    Ok(upgrader.upgrade_inbound(ws, remote, local).await?)
+                    Ok(upgrader
+                        .upgrade_inbound_admitted(ws, remote, local, admission)
+                        .await?)
                 };
                 tokio::time::timeout(timeout, upgrade)
                     .await
@@ -256,11 +260,15 @@ impl Framing {
             }
             Framing::SecureWebSocket(config) => {
                 let timeout = upgrader.timeout();
+                // Gater and resource limits before the TLS and WebSocket handshakes.
+                let admission = upgrader.admit_inbound(&remote, &local)?;
                 let upgrade = async {
                     let ws = super::ws::accept_wss(stream, config)
                         .await
                         .map_err(TransportError::Ws)?;
-                    Ok(upgrader.upgrade_inbound(ws, remote, local).await?)
+                    Ok(upgrader
+                        .upgrade_inbound_admitted(ws, remote, local, admission)
+                        .await?)
                 };
                 tokio::time::timeout(timeout, upgrade)
                     .await
