@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = [0u8; 300];
     while let Some(op) = it.next() {
         let arg = it.next().unwrap_or(0);
-        let id = ids.get(arg as usize % ids.len().max(1)).copied().unwrap_or(u32::from(arg));
+        let id = ids
+            .get(arg as usize % ids.len().max(1))
+            .copied()
+            .unwrap_or(u32::from(arg));
         match op % 12 {
             // Peer bytes: `arg` bytes of the program become input.
             0..=3 => {

@@ -30,6 +30,8 @@
 //! once when the stream is made: one relaxed atomic add per call. Bytes are the application's
 //! (after protocol negotiation), not the wire's.
 
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 #[cfg(test)]
 mod tests;
