@@ -3,8 +3,8 @@
 
 use super::http::{parse_head, RequestError, Route};
 
-/// What the endpoint's request parser made of `buf`: `Ok(None)` while incomplete, `Ok(Some(route))` with the
-/// route's name, or the error's message.
+/// What the endpoint's request parser made of `buf`: `Ok(None)` while incomplete,
+/// `Ok(Some(route))` with the route's name, or the error's message.
 pub fn parse_request_head(buf: &[u8]) -> Result<Option<&'static str>, String> {
     match parse_head(buf) {
         Ok(None) => Ok(None),
