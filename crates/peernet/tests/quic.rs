@@ -384,30 +384,7 @@ fn vanished_peer_is_noticed_by_the_idle_timeout() {
 async fn certificate_without_libp2p_extension_is_refused() {
     let certified = rcgen::generate_simple_self_signed(vec!["example.org".into()]).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
-        .unwrap();
-    tls.alpn_protocols = vec![b"libp2p".to_vec()];
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
-    let server = quinn::Endpoint::server(
-        quinn::ServerConfig::with_crypto(std::sync::Arc::new(crypto)),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .unwrap();
-    let port = server.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Some(incoming) = server.accept().await {
-            let _ = incoming.await;
-        }
-    });
-
-    let addr: Multiaddr = format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
-        .parse()
-        .unwrap();
+    let addr = raw_quic_server(certified.cert.der().clone(), key);
     let err = transport(2).dial(&addr, None).await.unwrap_err();
     assert!(
         matches!(
@@ -473,16 +450,12 @@ fn forged_certificate(
     (cert.der().clone(), key)
 }
 
-/// The TLS 1.3 / ALPN `libp2p` settings every raw quinn peer below uses.
-fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    std::sync::Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A QUIC server presenting a forged certificate is refused by our dialer with the typed
-/// reason: a bad extension signature.
-#[tokio::test]
-async fn dialer_refuses_a_bad_extension_signature_with_a_typed_error() {
-    let (cert, key) = forged_certificate(Some(&Keypair::ed25519_from_seed(40)));
+/// A bare quinn server (TLS 1.3, ALPN `libp2p`, no client authentication) presenting `cert`,
+/// accepting every connection; returns its address.
+fn raw_quic_server(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Multiaddr {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
@@ -502,9 +475,22 @@ async fn dialer_refuses_a_bad_extension_signature_with_a_typed_error() {
             let _ = incoming.await;
         }
     });
-    let addr: Multiaddr = format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
+    format!("/ip4/127.0.0.1/udp/{port}/quic-v1")
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+/// The TLS 1.3 / ALPN `libp2p` settings every raw quinn peer below uses.
+fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A QUIC server presenting a forged certificate is refused by our dialer with the typed
+/// reason: a bad extension signature.
+#[tokio::test]
+async fn dialer_refuses_a_bad_extension_signature_with_a_typed_error() {
+    let (cert, key) = forged_certificate(Some(&Keypair::ed25519_from_seed(40)));
+    let addr = raw_quic_server(cert, key);
     let err = transport(41).dial(&addr, None).await.unwrap_err();
     assert!(
         matches!(
