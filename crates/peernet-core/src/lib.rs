@@ -14,6 +14,8 @@
 //! - [`identify`]: the identify and identify push message codec;
 //! - [`ping`] and [`perf`]: the ping and perf protocols;
 //! - [`plaintext`]: the `/plaintext/2.0.0` handshake (tests and interop only);
+//! - [`error`]: [`Fault`] (who was at fault for an error; every error type says) and the
+//!   one-line [`Chain`](error::Chain) of an error's causes;
 //! - [`dial`]: the dialer's planning core — address ranking, per-peer dial workers, dial limits,
 //!   backoff and black hole detection (go-libp2p's swarm dialer without its goroutines);
 //! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
@@ -25,6 +27,7 @@
 )]
 
 pub mod dial;
+pub mod error;
 pub mod identify;
 pub mod identity;
 pub mod multiaddr;
@@ -38,6 +41,7 @@ pub mod tls;
 pub mod varint;
 pub mod yamux;
 
+pub use error::Fault;
 pub use identity::{KeyType, Keypair, PeerId, PublicKey};
 pub use multiaddr::{AddrInfo, Multiaddr, MultiaddrError, Protocol, TransportKind};
 pub use protobuf::ProtobufError;
