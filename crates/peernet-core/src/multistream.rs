@@ -82,6 +82,23 @@ pub enum NegotiationError {
     NoProtocols,
 }
 
+impl NegotiationError {
+    /// Who was at fault: the remote for everything it sent or refused, us for a bad proposal
+    /// list.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            NegotiationError::Malformed(_)
+            | NegotiationError::Framing(_)
+            | NegotiationError::Unexpected(_)
+            | NegotiationError::WrongHeader(_)
+            | NegotiationError::Refused(_)
+            | NegotiationError::TooManyProposals => Fault::Remote,
+            NegotiationError::InvalidProtocol(_) | NegotiationError::NoProtocols => Fault::Local,
+        }
+    }
+}
+
 impl Message {
     /// Appends the wire form of the message to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use peernet::core::{Keypair, PeerId};
 use peernet::multistream::{select_inbound, select_outbound, Prefixed};
 use peernet::noise;
-use peernet::yamux::{Config, Connection, Role};
+use peernet::yamux::{Config, Role, YamuxSession};
 use support::{RustNode, Security, Seen, ECHO};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,7 +30,7 @@ fn tcp_port(addr: &libp2p::Multiaddr) -> u16 {
 }
 
 /// Serves the peer's streams: ping (which is an echo of 32-byte payloads) and echo.
-fn serve_inbound(conn: Connection) {
+fn serve_inbound(conn: YamuxSession) {
     tokio::spawn(async move {
         while let Some(mut stream) = conn.accept_stream().await {
             tokio::spawn(async move {
@@ -54,7 +54,7 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 /// Opens a stream to the peer's echo service.
-async fn open_echo(conn: &Connection) -> Prefixed<peernet::yamux::Stream> {
+async fn open_echo(conn: &YamuxSession) -> Prefixed<peernet::yamux::YamuxStream> {
     let mut stream = conn.open_stream().await.expect("open");
     let (proto, rest) = select_outbound(&mut stream, &[ECHO.as_ref()])
         .await
@@ -70,7 +70,7 @@ async fn open_echo(conn: &Connection) -> Prefixed<peernet::yamux::Stream> {
 }
 
 /// Writes `data` and half-closes while reading the echo to its end.
-async fn echo_on(stream: Prefixed<peernet::yamux::Stream>, data: &[u8]) -> Vec<u8> {
+async fn echo_on(stream: Prefixed<peernet::yamux::YamuxStream>, data: &[u8]) -> Vec<u8> {
     let (mut r, mut w) = tokio::io::split(stream);
     let data = data.to_vec();
     let writer = tokio::spawn(async move {
@@ -83,7 +83,7 @@ async fn echo_on(stream: Prefixed<peernet::yamux::Stream>, data: &[u8]) -> Vec<u
     back
 }
 
-async fn echo_via_peernet(conn: &Connection, data: &[u8]) -> Vec<u8> {
+async fn echo_via_peernet(conn: &YamuxSession, data: &[u8]) -> Vec<u8> {
     echo_on(open_echo(conn).await, data).await
 }
 
@@ -104,7 +104,7 @@ async fn our_yamux_dials_rust_libp2p() {
     let (_, rest) = select_outbound(&mut secure, &["/yamux/1.0.0"])
         .await
         .unwrap();
-    let conn = Connection::new(Prefixed::new(rest, secure), Role::Client, Config::default());
+    let conn = YamuxSession::new(Prefixed::new(rest, secure), Role::Client, Config::default());
     serve_inbound(conn.clone());
 
     // Their pings arrive on streams they open to us.
@@ -157,7 +157,7 @@ async fn rust_libp2p_dials_our_yamux() {
         let (_, rest) = select_inbound(&mut secure, &mut |p: &str| p == "/yamux/1.0.0", &Vec::new)
             .await
             .unwrap();
-        let conn = Connection::new(Prefixed::new(rest, secure), Role::Server, Config::default());
+        let conn = YamuxSession::new(Prefixed::new(rest, secure), Role::Server, Config::default());
         serve_inbound(conn.clone());
         conn
     });

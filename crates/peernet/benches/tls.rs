@@ -134,7 +134,7 @@ async fn tls(total: usize) -> Duration {
 /// TCP + TLS + yamux, one stream (the libp2p connection stack): writes `total` bytes on a
 /// stream and reads them on the other side.
 async fn tls_yamux(total: usize) -> Duration {
-    use peernet::yamux::{Config, Connection, Role};
+    use peernet::yamux::{Config, Role, YamuxSession};
     let (a, b) = tcp_pair().await;
     let (ck, sk) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let (client, server) = tokio::join!(
@@ -144,8 +144,8 @@ async fn tls_yamux(total: usize) -> Duration {
     let (client, info) = client.unwrap_or_else(|e| panic!("outbound: {e}"));
     let (server, _) = server.unwrap_or_else(|e| panic!("inbound: {e}"));
     assert_eq!(info.muxer.as_deref(), Some("/yamux/1.0.0"));
-    let client = Connection::new(client, Role::Client, Config::default());
-    let server = Connection::new(server, Role::Server, Config::default());
+    let client = YamuxSession::new(client, Role::Client, Config::default());
+    let server = YamuxSession::new(server, Role::Server, Config::default());
     let mut out = client
         .open_stream()
         .await

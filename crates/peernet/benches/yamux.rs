@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use peernet::core::Keypair;
 use peernet::noise;
-use peernet::yamux::{Config, Connection, Role};
+use peernet::yamux::{Config, Role, YamuxSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -76,8 +76,8 @@ where
     if let Some(t) = std::env::var("FR").ok().and_then(|v| v.parse().ok()) {
         config.max_frame_size = t;
     }
-    let client = Connection::new(client_io, Role::Client, config.clone());
-    let server = Connection::new(server_io, Role::Server, config);
+    let client = YamuxSession::new(client_io, Role::Client, config.clone());
+    let server = YamuxSession::new(server_io, Role::Server, config);
     let mut out = client.open_stream().await.expect("open");
     // One byte through before the clock starts: the stream is open on both sides.
     out.write_all(&[0x5a]).await.expect("write");

@@ -64,6 +64,7 @@
 
 mod connection;
 mod host;
+mod ids;
 pub mod metrics;
 pub mod multistream;
 pub mod noise;
@@ -76,14 +77,14 @@ mod upgrader;
 pub mod yamux;
 
 pub use connection::{
-    Connection, ConnectionId, Direction, InboundStream, Stream, StreamError,
-    STREAM_NEGOTIATION_TIMEOUT,
+    Connection, ConnectionError, InboundStream, Stream, StreamError, STREAM_NEGOTIATION_TIMEOUT,
 };
 pub use host::{
     AddrTtl, ConnManager, ConnManagerConfig, ConnSnapshot, Host, HostBuilder, HostError, HostEvent,
     IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
     MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
 };
+pub use ids::{ConnectionId, Direction};
 pub use metrics::Metrics;
 pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};

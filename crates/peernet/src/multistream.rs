@@ -26,6 +26,18 @@ pub enum NegotiateError {
     Protocol(#[from] NegotiationError),
 }
 
+impl NegotiateError {
+    /// Who was at fault: the exchange's own error says it; a closed stream is the remote's
+    /// doing, a failed read or write the I/O's.
+    pub fn fault(&self) -> peernet_core::Fault {
+        match self {
+            NegotiateError::Io(_) => peernet_core::Fault::Io,
+            NegotiateError::Closed => peernet_core::Fault::Remote,
+            NegotiateError::Protocol(e) => e.fault(),
+        }
+    }
+}
+
 /// Bytes read per read call while negotiating; negotiation messages are short.
 const READ_CHUNK: usize = 1024;
 

@@ -22,7 +22,7 @@
 //!
 //! The handshake has no timeout of its own: the caller bounds it (the upgrader applies one to
 //! the whole connection upgrade). A stream that closes mid-handshake ends it with
-//! [`UpgradeError::Closed`].
+//! [`NoiseUpgradeError::Closed`].
 //!
 //! ```
 //! use peernet::noise::{upgrade_inbound, upgrade_outbound};
@@ -91,7 +91,7 @@ const WRITE_KEEP: usize = 4096;
 
 /// Why a Noise upgrade failed.
 #[derive(Debug, thiserror::Error)]
-pub enum UpgradeError {
+pub enum NoiseUpgradeError {
     /// Reading or writing the underlying stream failed (the network or the local system).
     #[error("i/o error during the noise handshake")]
     Io(#[from] io::Error),
@@ -113,7 +113,7 @@ pub async fn upgrade_outbound<T>(
     keypair: &Keypair,
     expected: Option<PeerId>,
     muxers: &[&str],
-) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+) -> Result<(NoiseStream<T>, RemoteInfo), NoiseUpgradeError>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
@@ -125,14 +125,17 @@ pub async fn upgrade_inbound<T>(
     io: T,
     keypair: &Keypair,
     muxers: &[&str],
-) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+) -> Result<(NoiseStream<T>, RemoteInfo), NoiseUpgradeError>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     run(io, Handshake::responder(keypair, None, muxers)).await
 }
 
-async fn run<T>(mut io: T, mut hs: Handshake) -> Result<(NoiseStream<T>, RemoteInfo), UpgradeError>
+async fn run<T>(
+    mut io: T,
+    mut hs: Handshake,
+) -> Result<(NoiseStream<T>, RemoteInfo), NoiseUpgradeError>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
@@ -158,7 +161,7 @@ where
         let n = io.read(rbuf.get_mut(rend..).unwrap_or_default()).await?;
         if n == 0 {
             tracing::debug!("noise handshake: remote closed the stream");
-            return Err(UpgradeError::Closed);
+            return Err(NoiseUpgradeError::Closed);
         }
         rend += n;
         let consumed = hs.read_input(rbuf.get(rpos..rend).unwrap_or_default())?;
@@ -573,14 +576,14 @@ mod tests {
             upgrade_inbound(b_io, &b, &[]),
         );
         match out {
-            Err(UpgradeError::Noise(NoiseError::PeerIdMismatch { expected, actual })) => {
+            Err(NoiseUpgradeError::Noise(NoiseError::PeerIdMismatch { expected, actual })) => {
                 assert_eq!(expected, other);
                 assert_eq!(actual, b.public().to_peer_id());
             }
             other => panic!("expected a peer id mismatch, got {other:?}"),
         }
         // The dialer dropped its end without sending message 3.
-        assert!(matches!(inb, Err(UpgradeError::Closed)));
+        assert!(matches!(inb, Err(NoiseUpgradeError::Closed)));
     }
 
     async fn transfer<T>(mut tx: NoiseStream<T>, mut rx: NoiseStream<T>, len: usize, chunk: usize)
@@ -668,7 +671,7 @@ mod tests {
     }
 
     /// Feeds `bytes` as everything the remote ever sends, then closes.
-    async fn inbound_against(bytes: Vec<u8>) -> UpgradeError {
+    async fn inbound_against(bytes: Vec<u8>) -> NoiseUpgradeError {
         let (mut remote, local) = duplex(1 << 17);
         let (_, b) = keys();
         let feeder = tokio::spawn(async move {
@@ -688,24 +691,24 @@ mod tests {
         // Nothing at all.
         assert!(matches!(
             inbound_against(vec![]).await,
-            UpgradeError::Closed
+            NoiseUpgradeError::Closed
         ));
         // Half a length prefix.
         assert!(matches!(
             inbound_against(vec![0]).await,
-            UpgradeError::Closed
+            NoiseUpgradeError::Closed
         ));
         // A message 1 shorter than a key.
         assert!(matches!(
             inbound_against(vec![0, 3, 1, 2, 3]).await,
-            UpgradeError::Noise(NoiseError::MessageTooShort { message: 1, .. })
+            NoiseUpgradeError::Noise(NoiseError::MessageTooShort { message: 1, .. })
         ));
         // A valid-looking message 1, then the stream ends: the responder waits for message 3.
         let mut msg1 = vec![0, 32];
         msg1.extend_from_slice(&[9u8; 32]);
         assert!(matches!(
             inbound_against(msg1.clone()).await,
-            UpgradeError::Closed
+            NoiseUpgradeError::Closed
         ));
         // Message 1 followed by a message 3 of garbage.
         let mut both = msg1;
@@ -713,7 +716,7 @@ mod tests {
         both.extend_from_slice(&[0x55; 100]);
         assert!(matches!(
             inbound_against(both).await,
-            UpgradeError::Noise(NoiseError::Decrypt)
+            NoiseUpgradeError::Noise(NoiseError::Decrypt)
         ));
     }
 

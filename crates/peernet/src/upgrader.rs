@@ -20,7 +20,8 @@ use peernet_core::{Keypair, Multiaddr, PeerId, PublicKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
-use crate::connection::{Connection, ConnectionId, ConnectionInfo, Direction};
+use crate::connection::{Connection, ConnectionInfo};
+use crate::ids::Direction;
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
 use crate::resource::{ConnPermit, ResourceError, ResourceManager};
 use crate::swarm::{ConnectionGater, GateStep};
@@ -79,7 +80,7 @@ pub enum UpgradeError {
     Negotiation(#[from] NegotiateError),
     /// The Noise handshake failed.
     #[error("noise handshake failed")]
-    Noise(#[from] noise::UpgradeError),
+    Noise(#[from] noise::NoiseUpgradeError),
     /// The TLS handshake failed.
     #[error("tls handshake failed")]
     Tls(#[from] tls::TlsUpgradeError),
@@ -429,12 +430,12 @@ impl Upgrader {
             Direction::Inbound => yamux::Role::Server,
         };
         let muxer = if leftover.is_empty() {
-            yamux::Connection::new(secured, role, self.yamux.clone())
+            yamux::YamuxSession::new(secured, role, self.yamux.clone())
         } else {
-            yamux::Connection::new(Prefixed::new(leftover, secured), role, self.yamux.clone())
+            yamux::YamuxSession::new(Prefixed::new(leftover, secured), role, self.yamux.clone())
         };
         let info = ConnectionInfo {
-            id: ConnectionId::next(),
+            id: crate::ids::next_connection_id(),
             remote_peer,
             remote_public_key,
             remote_addr: meta.remote_addr,

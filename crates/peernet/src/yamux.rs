@@ -3,10 +3,10 @@
 //!
 //! ```no_run
 //! # async fn demo(tcp: tokio::net::TcpStream) -> std::io::Result<()> {
-//! use peernet::yamux::{Config, Connection, Role};
+//! use peernet::yamux::{Config, YamuxSession, Role};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
-//! let conn = Connection::new(tcp, Role::Client, Config::default());
+//! let conn = YamuxSession::new(tcp, Role::Client, Config::default());
 //! let mut stream = conn.open_stream().await?;
 //! stream.write_all(b"ping").await?;
 //! stream.shutdown().await?; // FIN: half-close
@@ -17,10 +17,10 @@
 //!
 //! # Task model
 //!
-//! [`Connection::new`] spawns exactly one task. It owns the I/O object and pumps bytes: it reads
+//! [`YamuxSession::new`] spawns exactly one task. It owns the I/O object and pumps bytes: it reads
 //! into a buffer and feeds the session, and it writes everything the session has queued (frames
 //! of all streams, coalesced) with as few write calls as possible. The session itself sits behind
-//! a mutex shared with the handles; [`Stream`]s operate on it directly and wake the task only
+//! a mutex shared with the handles; [`YamuxStream`]s operate on it directly and wake the task only
 //! when the transmit buffer goes from empty to non-empty.
 //!
 //! # Copies and buffers
@@ -43,8 +43,8 @@
 //! # Lifetime
 //!
 //! The task ends, and the I/O object is dropped, when the peer closes the connection, on an I/O
-//! or protocol error, on [`Connection::close`], or when every [`Connection`] clone and every
-//! [`Stream`] has been dropped (then it sends go-away and shuts the I/O down). Streams that are
+//! or protocol error, on [`YamuxSession::close`], or when every [`YamuxSession`] clone and every
+//! [`YamuxStream`] has been dropped (then it sends go-away and shuts the I/O down). Streams that are
 //! still open then fail with an error (never a silent end of file).
 
 use std::collections::HashMap;
@@ -80,7 +80,7 @@ const MAX_READS_PER_POLL: usize = 16;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ConnectionError {
+pub enum SessionError {
     /// I/O: the underlying connection failed.
     #[error("connection I/O failed: {0}")]
     Io(Arc<io::Error>),
@@ -90,24 +90,24 @@ pub enum ConnectionError {
     /// Peer (or its network): the yamux session failed; see [`YamuxError`] for whose fault.
     #[error("yamux session failed: {0}")]
     Yamux(YamuxError),
-    /// Local: closed by [`Connection::close`] or because every handle was dropped.
+    /// Local: closed by [`YamuxSession::close`] or because every handle was dropped.
     #[error("connection closed locally")]
     Closed,
 }
 
-impl ConnectionError {
+impl SessionError {
     fn to_io(&self) -> io::Error {
         let kind = match self {
-            ConnectionError::Io(e) => e.kind(),
-            ConnectionError::Eof => io::ErrorKind::UnexpectedEof,
-            ConnectionError::Yamux(_) => io::ErrorKind::ConnectionAborted,
-            ConnectionError::Closed => io::ErrorKind::NotConnected,
+            SessionError::Io(e) => e.kind(),
+            SessionError::Eof => io::ErrorKind::UnexpectedEof,
+            SessionError::Yamux(_) => io::ErrorKind::ConnectionAborted,
+            SessionError::Closed => io::ErrorKind::NotConnected,
         };
         io::Error::new(kind, self.clone())
     }
 }
 
-fn stream_error(err: YamuxError, terminated: Option<&ConnectionError>) -> io::Error {
+fn stream_error(err: YamuxError, terminated: Option<&SessionError>) -> io::Error {
     match (err, terminated) {
         (YamuxError::SessionClosed, Some(t)) => t.to_io(),
         (YamuxError::StreamReset(_), _) => io::Error::new(io::ErrorKind::ConnectionReset, err),
@@ -135,10 +135,10 @@ struct Shared {
     session: Session,
     wakers: HashMap<StreamId, StreamWakers>,
     driver: Option<Waker>,
-    /// Live `Connection` clones and `Stream`s.
+    /// Live `YamuxSession` clones and `YamuxStream`s.
     handles: usize,
     close_requested: bool,
-    terminated: Option<ConnectionError>,
+    terminated: Option<SessionError>,
 }
 
 impl Shared {
@@ -186,35 +186,35 @@ fn now() -> Instant {
 
 /// A yamux connection: a handle to open and accept streams. Cheap to clone; see the module
 /// docs for when its task ends.
-pub struct Connection {
+pub struct YamuxSession {
     inner: Arc<Inner>,
 }
 
-impl Clone for Connection {
+impl Clone for YamuxSession {
     fn clone(&self) -> Self {
         self.inner.lock().handles += 1;
-        Connection {
+        YamuxSession {
             inner: self.inner.clone(),
         }
     }
 }
 
-impl Drop for Connection {
+impl Drop for YamuxSession {
     fn drop(&mut self) {
         self.inner.lock().release_handle();
     }
 }
 
-impl std::fmt::Debug for Connection {
+impl std::fmt::Debug for YamuxSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").finish_non_exhaustive()
+        f.debug_struct("YamuxSession").finish_non_exhaustive()
     }
 }
 
-impl Connection {
+impl YamuxSession {
     /// Runs yamux over `io` and spawns the connection's one driver task (a tokio runtime
     /// must be running). `role` is [`Role::Client`] on the dialing side.
-    pub fn new<T>(io: T, role: Role, config: Config) -> Connection
+    pub fn new<T>(io: T, role: Role, config: Config) -> YamuxSession
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -250,12 +250,12 @@ impl Connection {
             closing: false,
         };
         tokio::spawn(driver);
-        Connection { inner }
+        YamuxSession { inner }
     }
 
     /// Opens a stream. Waits while 256 (the ACK backlog) opened streams are not yet
     /// acknowledged by the peer.
-    pub async fn open_stream(&self) -> io::Result<Stream> {
+    pub async fn open_stream(&self) -> io::Result<YamuxStream> {
         loop {
             let notified = self.inner.outbound.notified();
             tokio::pin!(notified);
@@ -283,7 +283,7 @@ impl Connection {
     ///
     /// Accepting sends the stream's ACK: streams not yet accepted count against the accept
     /// backlog (256), beyond which the peer's new streams are refused.
-    pub async fn accept_stream(&self) -> Option<Stream> {
+    pub async fn accept_stream(&self) -> Option<YamuxStream> {
         loop {
             let notified = self.inner.incoming.notified();
             tokio::pin!(notified);
@@ -303,10 +303,10 @@ impl Connection {
         }
     }
 
-    fn new_stream(&self, shared: &mut Shared, id: StreamId) -> Stream {
+    fn new_stream(&self, shared: &mut Shared, id: StreamId) -> YamuxStream {
         shared.handles += 1;
         shared.wakers.insert(id, StreamWakers::default());
-        Stream {
+        YamuxStream {
             inner: self.inner.clone(),
             id,
         }
@@ -330,7 +330,7 @@ impl Connection {
     }
 
     /// Waits until the connection has ended and returns why.
-    pub async fn closed(&self) -> ConnectionError {
+    pub async fn closed(&self) -> SessionError {
         loop {
             let notified = self.inner.closed.notified();
             tokio::pin!(notified);
@@ -343,7 +343,7 @@ impl Connection {
     }
 
     /// Why the connection ended, if it has.
-    pub fn error(&self) -> Option<ConnectionError> {
+    pub fn error(&self) -> Option<SessionError> {
         self.inner.lock().terminated.clone()
     }
 
@@ -356,21 +356,21 @@ impl Connection {
 /// One yamux stream: tokio [`AsyncRead`] + [`AsyncWrite`].
 ///
 /// `poll_shutdown` half-closes (sends FIN); reading continues until the peer closes its side.
-/// [`reset`](Stream::reset) aborts both directions. Dropping a stream follows
+/// [`reset`](YamuxStream::reset) aborts both directions. Dropping a stream follows
 /// [`Session::drop_stream`]: a clean end (FIN) if everything the peer sent was read, a reset
 /// otherwise, like closing a TCP socket with unread data.
-pub struct Stream {
+pub struct YamuxStream {
     inner: Arc<Inner>,
     id: StreamId,
 }
 
-impl std::fmt::Debug for Stream {
+impl std::fmt::Debug for YamuxStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("id", &self.id).finish()
+        f.debug_struct("YamuxStream").field("id", &self.id).finish()
     }
 }
 
-impl Stream {
+impl YamuxStream {
     /// The yamux stream id.
     pub fn id(&self) -> StreamId {
         self.id
@@ -386,7 +386,7 @@ impl Stream {
     }
 }
 
-impl Drop for Stream {
+impl Drop for YamuxStream {
     fn drop(&mut self) {
         let mut shared = self.inner.lock();
         let had_pending = shared.session.pending_transmit() > 0;
@@ -397,7 +397,7 @@ impl Drop for Stream {
     }
 }
 
-impl AsyncRead for Stream {
+impl AsyncRead for YamuxStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -431,7 +431,7 @@ impl AsyncRead for Stream {
     }
 }
 
-impl AsyncWrite for Stream {
+impl AsyncWrite for YamuxStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -523,7 +523,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Ends the connection: records why, wakes everybody.
-    fn terminate(&mut self, err: ConnectionError) {
+    fn terminate(&mut self, err: SessionError) {
         let mut shared = self.inner.lock();
         if shared.terminated.is_none() {
             tracing::debug!(%err, "yamux connection ended");
@@ -546,7 +546,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     /// One pass over reading, writing and timers. `Ok(true)` if anything progressed,
     /// `Err` when the connection is over.
-    fn step(&mut self, cx: &mut Context<'_>) -> Result<bool, ConnectionError> {
+    fn step(&mut self, cx: &mut Context<'_>) -> Result<bool, SessionError> {
         let mut progress = false;
 
         // Handle-count and close requests.
@@ -603,7 +603,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     }
                     break;
                 }
-                Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
+                Poll::Ready(Err(e)) => return Err(SessionError::Io(Arc::new(e))),
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
                     progress = true;
@@ -618,7 +618,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     if let Err(err) = result {
                         drop(shared);
                         self.flush_best_effort(cx);
-                        return Err(ConnectionError::Yamux(err));
+                        return Err(SessionError::Yamux(err));
                     }
                 }
             }
@@ -627,7 +627,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         if self.read_eof {
             // The peer closed: whatever we still had to say cannot matter, and writing could
             // only turn the clean end of file into a broken-pipe error.
-            return Err(ConnectionError::Eof);
+            return Err(SessionError::Eof);
         }
 
         // Timers.
@@ -639,7 +639,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if let Err(err) = shared.session.handle_timeout(now) {
                     drop(shared);
                     self.flush_best_effort(cx);
-                    return Err(ConnectionError::Yamux(err));
+                    return Err(SessionError::Yamux(err));
                 }
                 progress = true;
                 timer_fired = true;
@@ -668,7 +668,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
         if self.closing && self.write_pos == self.write_buf.len() && !self.needs_flush {
             match Pin::new(&mut self.io).poll_shutdown(cx) {
-                Poll::Ready(_) => return Err(ConnectionError::Closed),
+                Poll::Ready(_) => return Err(SessionError::Closed),
                 Poll::Pending => {}
             }
         }
@@ -720,7 +720,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 
     /// Writes pending frames. `Ok(true)` if bytes moved.
-    fn write(&mut self, cx: &mut Context<'_>) -> Result<bool, ConnectionError> {
+    fn write(&mut self, cx: &mut Context<'_>) -> Result<bool, SessionError> {
         let mut progress = false;
         loop {
             if self.write_pos == self.write_buf.len() {
@@ -739,11 +739,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             };
             match Pin::new(&mut self.io).poll_write(cx, pending) {
                 Poll::Pending => return Ok(progress),
-                Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
+                Poll::Ready(Err(e)) => return Err(SessionError::Io(Arc::new(e))),
                 Poll::Ready(Ok(0)) => {
-                    return Err(ConnectionError::Io(Arc::new(
-                        io::ErrorKind::WriteZero.into(),
-                    )));
+                    return Err(SessionError::Io(Arc::new(io::ErrorKind::WriteZero.into())));
                 }
                 Poll::Ready(Ok(n)) => {
                     self.write_pos += n;
@@ -755,7 +753,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         if self.needs_flush {
             match Pin::new(&mut self.io).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.needs_flush = false,
-                Poll::Ready(Err(e)) => return Err(ConnectionError::Io(Arc::new(e))),
+                Poll::Ready(Err(e)) => return Err(SessionError::Io(Arc::new(e))),
                 Poll::Pending => {}
             }
         }
@@ -836,7 +834,7 @@ mod tests {
 
     /// The client writes `data` and the server reads it: the client's driver runs a step
     /// (reading first) without anything to read.
-    async fn client_writes(client: &mut Stream, server: &mut Stream, data: &[u8]) {
+    async fn client_writes(client: &mut YamuxStream, server: &mut YamuxStream, data: &[u8]) {
         client.write_all(data).await.unwrap();
         let mut got = vec![0u8; data.len()];
         server.read_exact(&mut got).await.unwrap();
@@ -854,8 +852,8 @@ mod tests {
             inner: a,
             offered: offered.clone(),
         };
-        let client = Connection::new(recorder, Role::Client, quiet_config());
-        let server = Connection::new(b, Role::Server, quiet_config());
+        let client = YamuxSession::new(recorder, Role::Client, quiet_config());
+        let server = YamuxSession::new(b, Role::Server, quiet_config());
         let mut c = client.open_stream().await.unwrap();
         c.write_all(b"hello").await.unwrap();
         let mut s = server.accept_stream().await.unwrap();

@@ -324,11 +324,11 @@ async fn close_is_seen_by_the_remote() {
     assert!(conn.is_closed());
     assert!(matches!(
         conn.closed().await,
-        peernet::yamux::ConnectionError::Closed
+        peernet::ConnectionError::Closed
     ));
     assert!(matches!(
         inbound.closed().await,
-        peernet::yamux::ConnectionError::Eof
+        peernet::ConnectionError::Eof
     ));
 }
 
@@ -371,7 +371,7 @@ fn vanished_peer_is_noticed_by_the_idle_timeout() {
         inbound.closed().await
     });
     match reason {
-        peernet::yamux::ConnectionError::Io(e) => {
+        peernet::ConnectionError::Io(e) => {
             assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}")
         }
         other => panic!("unexpected close reason: {other:?}"),

@@ -3,20 +3,20 @@
 use std::io;
 use std::time::Duration;
 
-use peernet::yamux::{Config, Connection, ConnectionError, Role};
+use peernet::yamux::{Config, Role, SessionError, YamuxSession};
 use peernet_core::yamux::{Flags, Header, HEADER_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-fn pair_over_duplex() -> (Connection, Connection) {
+fn pair_over_duplex() -> (YamuxSession, YamuxSession) {
     let (a, b) = tokio::io::duplex(1 << 20);
     (
-        Connection::new(a, Role::Client, Config::default()),
-        Connection::new(b, Role::Server, Config::default()),
+        YamuxSession::new(a, Role::Client, Config::default()),
+        YamuxSession::new(b, Role::Server, Config::default()),
     )
 }
 
-async fn pair_over_tcp() -> (Connection, Connection) {
+async fn pair_over_tcp() -> (YamuxSession, YamuxSession) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
@@ -25,8 +25,8 @@ async fn pair_over_tcp() -> (Connection, Connection) {
     client.set_nodelay(true).unwrap();
     server.set_nodelay(true).unwrap();
     (
-        Connection::new(client, Role::Client, Config::default()),
-        Connection::new(server, Role::Server, Config::default()),
+        YamuxSession::new(client, Role::Client, Config::default()),
+        YamuxSession::new(server, Role::Server, Config::default()),
     )
 }
 
@@ -36,7 +36,7 @@ fn pattern(i: usize) -> u8 {
 }
 
 /// Echo server: every accepted stream is copied back to itself until the peer's FIN.
-fn spawn_echo(server: Connection) -> tokio::task::JoinHandle<()> {
+fn spawn_echo(server: YamuxSession) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(mut stream) = server.accept_stream().await {
             tokio::spawn(async move {
@@ -54,7 +54,7 @@ fn spawn_echo(server: Connection) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn echo_once(client: &Connection, len: usize, seed: usize) {
+async fn echo_once(client: &YamuxSession, len: usize, seed: usize) {
     let stream = client.open_stream().await.unwrap();
     let (mut r, mut w) = tokio::io::split(stream);
     let data: Vec<u8> = (0..len).map(|i| pattern(i + seed)).collect();
@@ -112,7 +112,7 @@ async fn many_streams_in_parallel_over_tcp() {
 }
 
 /// Sends `len` pattern bytes client → server on one stream and checks every byte.
-async fn one_way_transfer(client: Connection, server: Connection, len: usize) {
+async fn one_way_transfer(client: YamuxSession, server: YamuxSession, len: usize) {
     let receiver = tokio::spawn(async move {
         let mut stream = server.accept_stream().await.unwrap();
         let mut buf = vec![0u8; 256 * 1024];
@@ -225,7 +225,7 @@ async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, header: Header, payload:
 #[tokio::test]
 async fn peer_disconnect_surfaces_as_errors_on_streams() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
-    let client = Connection::new(a, Role::Client, Config::default());
+    let client = YamuxSession::new(a, Role::Client, Config::default());
     let mut stream = client.open_stream().await.unwrap();
     stream.write_all(b"hi").await.unwrap();
     // The raw peer acknowledges and sends some data, then vanishes without FIN.
@@ -238,14 +238,14 @@ async fn peer_disconnect_surfaces_as_errors_on_streams() {
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     let err = stream.write_all(b"more").await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-    assert!(matches!(client.closed().await, ConnectionError::Eof));
+    assert!(matches!(client.closed().await, SessionError::Eof));
     assert!(client.open_stream().await.is_err());
 }
 
 #[tokio::test]
 async fn data_buffered_before_the_peer_left_stays_readable() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
-    let client = Connection::new(a, Role::Client, Config::default());
+    let client = YamuxSession::new(a, Role::Client, Config::default());
     let mut stream = client.open_stream().await.unwrap();
     write_frame(
         &mut raw,
@@ -254,7 +254,7 @@ async fn data_buffered_before_the_peer_left_stays_readable() {
     )
     .await;
     drop(raw);
-    assert!(matches!(client.closed().await, ConnectionError::Eof));
+    assert!(matches!(client.closed().await, SessionError::Eof));
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await.unwrap();
     assert_eq!(buf, b"bye!!");
@@ -263,7 +263,7 @@ async fn data_buffered_before_the_peer_left_stays_readable() {
 #[tokio::test]
 async fn dropping_the_connection_ends_its_task() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
-    let client = Connection::new(a, Role::Client, Config::default());
+    let client = YamuxSession::new(a, Role::Client, Config::default());
     let other = client.clone();
     drop(client);
     // Still one handle: the connection lives and answers pings.
@@ -293,7 +293,7 @@ async fn close_sends_go_away_and_ends_streams() {
     stream.write_all(b"x").await.unwrap();
     let mut accepted = server.accept_stream().await.unwrap();
     client.close().await;
-    assert!(matches!(client.error(), Some(ConnectionError::Closed)));
+    assert!(matches!(client.error(), Some(SessionError::Closed)));
     assert!(server.accept_stream().await.is_none());
     let mut buf = Vec::new();
     // The byte sent before the close arrives, then the stream fails: it never got a FIN.
@@ -305,7 +305,7 @@ async fn close_sends_go_away_and_ends_streams() {
 #[tokio::test]
 async fn protocol_violation_ends_the_connection_with_go_away() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
-    let server = Connection::new(a, Role::Server, Config::default());
+    let server = YamuxSession::new(a, Role::Server, Config::default());
     // Oversized data on a SYN frame.
     write_frame(&mut raw, Header::data(1, Flags::SYN, 300 * 1024), &[]).await;
     let mut frames = Vec::new();
@@ -318,21 +318,21 @@ async fn protocol_violation_ends_the_connection_with_go_away() {
             peernet_core::yamux::GoAwayCode::ProtocolError
         ))
     );
-    assert!(matches!(server.closed().await, ConnectionError::Yamux(_)));
+    assert!(matches!(server.closed().await, SessionError::Yamux(_)));
     assert!(server.accept_stream().await.is_none());
 }
 
 #[tokio::test(start_paused = true)]
 async fn keep_alive_timeout_ends_a_silent_connection() {
     let (a, mut raw) = tokio::io::duplex(1 << 16);
-    let client = Connection::new(a, Role::Client, Config::default());
+    let client = YamuxSession::new(a, Role::Client, Config::default());
     // The raw peer reads (so the connection is not blocked) but never answers pings.
     let reader = tokio::spawn(async move { while read_frame(&mut raw).await.is_some() {} });
     let err = client.closed().await;
     assert!(
         matches!(
             err,
-            ConnectionError::Yamux(peernet_core::yamux::YamuxError::KeepAliveTimeout)
+            SessionError::Yamux(peernet_core::yamux::YamuxError::KeepAliveTimeout)
         ),
         "{err:?}"
     );

@@ -83,7 +83,7 @@ impl AddrDialError {
 
 /// One address and why dialing it failed (go's `TransportError`).
 #[derive(Debug, Clone)]
-pub struct TransportError {
+pub struct FailedAddr {
     /// The address.
     pub addr: Multiaddr,
     /// What went wrong with it.
@@ -120,7 +120,7 @@ pub struct DialError {
     /// Why the request as a whole failed.
     pub cause: DialErrorCause,
     /// Each address's error, in the order they happened, at most [`MAX_DIAL_ERRORS`].
-    pub errors: Vec<TransportError>,
+    pub errors: Vec<FailedAddr>,
     /// Errors left out of `errors` because it was full.
     pub skipped: usize,
 }
@@ -140,7 +140,7 @@ impl DialError {
         if self.errors.len() >= MAX_DIAL_ERRORS {
             self.skipped = self.skipped.saturating_add(1);
         } else {
-            self.errors.push(TransportError { addr, cause });
+            self.errors.push(FailedAddr { addr, cause });
         }
     }
 

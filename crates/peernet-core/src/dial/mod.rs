@@ -10,7 +10,7 @@
 //! | `dialLimiter` (`limiter.go`)                   | [`DialLimiter`]         | swarm   |
 //! | `DialBackoff` (`swarm_dial.go`)                | [`DialBackoff`]         | swarm   |
 //! | `blackHoleDetector` (`black_hole_detector.go`) | [`BlackHoleDetector`]   | swarm   |
-//! | `DialError`, `TransportError` (`dial_error.go`) | [`DialError`], [`TransportError`] | — |
+//! | `DialError`, `TransportError` (`dial_error.go`) | [`DialError`], [`FailedAddr`] | — |
 //!
 //! # Driving it
 //!
@@ -118,7 +118,7 @@ mod tests;
 use crate::multiaddr::{Multiaddr, Protocol};
 pub use backoff::{BackoffConfig, DialBackoff};
 pub use black_hole::{BlackHoleConfig, BlackHoleDetector, BlackHoleState, BlackHoleSuccessCounter};
-pub use error::{AddrDialError, DialError, DialErrorCause, TransportError, MAX_DIAL_ERRORS};
+pub use error::{AddrDialError, DialError, DialErrorCause, FailedAddr, MAX_DIAL_ERRORS};
 pub use limiter::{DialJobId, DialLimiter, GrantedDial, LimiterConfig};
 pub use ranker::{
     rank_addrs, rank_addrs_no_delay, AddrDelay, PRIVATE_OTHER_DELAY, PRIVATE_QUIC_DELAY,

@@ -18,8 +18,15 @@ pub const MAX_ADDRS_PER_REQUEST: usize = 100;
 pub struct RequestId(pub u64);
 
 /// Names an established connection; chosen by the driver when it reports a successful dial.
+/// The runtime uses the same type for every connection it holds, dialed or accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "conn-{}", self.0)
+    }
+}
 
 /// One caller's wish to be connected to the worker's peer (go's `dialRequest`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,8 +66,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
 use peernet_core::dial::{
-    AddrDialError, ConnectionId as DialConnId, DialError, DialEvent, DialJobId, DialRequest,
-    DialSync, DialSyncConfig, RequestId,
+    AddrDialError, DialError, DialEvent, DialJobId, DialRequest, DialSync, DialSyncConfig,
+    RequestId,
 };
 use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::{broadcast, oneshot, watch, Notify};
@@ -287,7 +287,7 @@ struct State {
     pending: HashMap<RequestId, (PeerId, DialAnswer)>,
     dial_tasks: HashMap<DialJobId, AbortHandle>,
     /// Connections dialed for the planner, by the id it knows them by.
-    dialed: HashMap<u64, Connection>,
+    dialed: HashMap<ConnectionId, Connection>,
     next_id: u64,
 }
 
@@ -962,7 +962,7 @@ impl Swarm {
                     result,
                 } => {
                     let answer = match result {
-                        Ok(success) => Ok(st.dialed.get(&success.conn.0).cloned()),
+                        Ok(success) => Ok(st.dialed.get(&success.conn).cloned()),
                         Err(e) => Err(e),
                     };
                     for id in requests {
@@ -1154,7 +1154,7 @@ async fn resolve_for_dial(
     if resolved.addrs.is_empty() && !resolved.failed.is_empty() {
         let mut errors = Vec::new();
         for (addr, e) in resolved.failed {
-            errors.push(peernet_core::dial::TransportError {
+            errors.push(peernet_core::dial::FailedAddr {
                 addr,
                 cause: AddrDialError::Resolve(Arc::new(e)),
             });
@@ -1179,9 +1179,11 @@ fn addr_dial_error(e: TransportError) -> AddrDialError {
             expected,
             actual: in_addr,
         },
-        TransportError::Upgrade(crate::UpgradeError::Noise(crate::noise::UpgradeError::Noise(
-            peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
-        ))) => AddrDialError::PeerIdMismatch { expected, actual },
+        TransportError::Upgrade(crate::UpgradeError::Noise(
+            crate::noise::NoiseUpgradeError::Noise(
+                peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
+            ),
+        )) => AddrDialError::PeerIdMismatch { expected, actual },
         TransportError::Upgrade(crate::UpgradeError::Tls(
             crate::tls::TlsUpgradeError::Certificate(peernet_core::tls::TlsError::PeerIdMismatch {
                 expected,
@@ -1255,10 +1257,9 @@ async fn dial_addr(
     st.dial_tasks.remove(&job);
     match result {
         Ok(conn) => {
-            let id = st.next_id;
-            st.next_id += 1;
+            let id = conn.id();
             st.dialed.insert(id, conn);
-            if !st.dial_sync.dial_succeeded(job, DialConnId(id), now()) {
+            if !st.dial_sync.dial_succeeded(job, id, now()) {
                 st.dialed.remove(&id);
             }
         }

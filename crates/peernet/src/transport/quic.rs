@@ -42,7 +42,8 @@ use rustls::{
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{Listener, TransportError};
-use crate::connection::{ConnectionId, ConnectionInfo, Direction};
+use crate::connection::ConnectionInfo;
+use crate::ids::Direction;
 use crate::Connection;
 
 /// What [`Connection::muxer`] reports for QUIC connections.
@@ -638,7 +639,7 @@ fn established(
         }
     }
     let info = ConnectionInfo {
-        id: ConnectionId::next(),
+        id: crate::ids::next_connection_id(),
         remote_peer: parsed.peer_id().clone(),
         remote_public_key: parsed.public_key().clone(),
         remote_addr: Multiaddr::quic_v1(connection.remote_address()),
