@@ -63,6 +63,7 @@
 )]
 
 mod connection;
+mod gater;
 mod host;
 mod ids;
 pub mod metrics;
@@ -79,6 +80,7 @@ pub mod yamux;
 pub use connection::{
     Connection, ConnectionError, InboundStream, Stream, StreamError, STREAM_NEGOTIATION_TIMEOUT,
 };
+pub use gater::{ConnectionGater, GateStep};
 pub use host::{
     AddrTtl, ConnManager, ConnManagerConfig, ConnSnapshot, Host, HostBuilder, HostError, HostEvent,
     IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
@@ -90,11 +92,11 @@ pub use peernet_core as core;
 pub use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId, PublicKey, TransportKind};
 pub use resource::{
     ConnPermit, DirLimits, Limit, Resource, ResourceError, ResourceLimits, ResourceManager,
-    ResourceStats, Scope, StreamPermit,
+    ResourceStats, Scope, StreamPermit, DEFAULT_MAX_INBOUND_UPGRADES,
 };
 pub use swarm::{
-    ConnectionGater, DialOptions, GateStep, ListenFailure, ListenReport, Swarm, SwarmConfig,
-    SwarmError, SwarmEvent, SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
+    DialOptions, ListenFailure, ListenReport, Swarm, SwarmConfig, SwarmError, SwarmEvent,
+    SwarmStats, EVENT_BUFFER, MAX_ADDRS_PER_PEER,
 };
 pub use transport::{expand_unspecified, interface_ips};
 pub use transport::{is_dns_addr, load_pem, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError};
@@ -104,18 +106,5 @@ pub use transport::{
 };
 pub use transport::{ResolvedAddrs, WsTlsConfig, QUIC_CERTIFICATE_REFUSED};
 pub use upgrader::{
-    SecurityProtocol, UpgradeError, Upgrader, DEFAULT_MAX_INBOUND_UPGRADES,
-    DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,
+    SecurityProtocol, UpgradeError, Upgrader, DEFAULT_UPGRADE_TIMEOUT, YAMUX_PROTOCOL,
 };
-
-/// Formats an error with its chain of sources on one line, for logs.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}

@@ -80,6 +80,19 @@ pub enum TlsUpgradeError {
 }
 
 impl TlsUpgradeError {
+    /// `(expected, actual)` when the remote's certificate proved another peer than the one
+    /// dialed.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            TlsUpgradeError::Certificate(TlsError::PeerIdMismatch { expected, actual }) => {
+                Some((expected, actual))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl TlsUpgradeError {
     /// Classifies an error returned by tokio-rustls, which wraps rustls errors in
     /// [`io::ErrorKind::InvalidData`].
     fn from_io(error: io::Error) -> Self {

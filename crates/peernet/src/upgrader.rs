@@ -21,20 +21,19 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use crate::connection::{Connection, ConnectionInfo};
+use crate::gater::{ConnectionGater, GateStep};
 use crate::ids::Direction;
 use crate::multistream::{select_inbound, select_outbound, NegotiateError, Prefixed};
-use crate::resource::{ConnPermit, ResourceError, ResourceManager};
-use crate::swarm::{ConnectionGater, GateStep};
-use crate::{noise, tls, yamux};
+use crate::noise;
+use crate::resource::{ConnPermit, ResourceError, ResourceManager, DEFAULT_MAX_INBOUND_UPGRADES};
+use crate::tls;
+use crate::yamux;
 
 /// The multistream-select id of yamux.
 pub const YAMUX_PROTOCOL: &str = "/yamux/1.0.0";
 
 /// Default time allowed for a whole upgrade.
 pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Default number of inbound upgrades a listener runs at once.
-pub const DEFAULT_MAX_INBOUND_UPGRADES: usize = 64;
 
 /// A security protocol the upgrader can negotiate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +107,20 @@ pub enum UpgradeError {
     /// progress, connections, per peer or memory; the error names the limit).
     #[error(transparent)]
     ResourceLimit(#[from] ResourceError),
+}
+
+impl UpgradeError {
+    /// `(expected, actual)` when the security handshake proved another peer than the one
+    /// dialed.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            UpgradeError::Noise(noise::NoiseUpgradeError::Noise(
+                peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
+            )) => Some((expected, actual)),
+            UpgradeError::Tls(e) => e.peer_id_mismatch(),
+            _ => None,
+        }
+    }
 }
 
 /// Turns raw streams into [`Connection`]s. Cheap to clone.

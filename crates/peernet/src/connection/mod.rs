@@ -30,7 +30,7 @@ use tokio::io::AsyncWriteExt;
 use crate::connection::quic::QuicStream;
 use crate::connection::stream::RawStream;
 use crate::ids::{ConnectionId, Direction};
-use crate::metrics::Metrics;
+use crate::metrics::{ConnFacts, Metrics};
 use crate::multistream::select_outbound;
 use crate::resource::{ConnPermit, ResourceError, StreamPermit};
 use crate::yamux;
@@ -204,6 +204,17 @@ impl Connection {
     /// handshake) is not included.
     pub fn handshake_duration(&self) -> Duration {
         self.info.handshake
+    }
+
+    /// What the metrics record of this connection.
+    pub(crate) fn metrics_facts(&self) -> ConnFacts<'_> {
+        ConnFacts {
+            remote_addr: &self.info.remote_addr,
+            direction: self.info.direction,
+            security: self.info.security,
+            muxer: self.info.muxer,
+            handshake: self.info.handshake,
+        }
     }
 
     /// Lets the connection's streams count into `metrics` (the first call wins).

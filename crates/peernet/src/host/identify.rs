@@ -68,7 +68,7 @@ pub(super) fn start(host: &Host) {
                 Ok(_) => {
                     let _ = host.inner.events.send(HostEvent::Pushed { peer });
                 }
-                Err(e) => tracing::debug!(%peer, error = %crate::error_chain(&e), "identify push refused"),
+                Err(e) => tracing::debug!(%peer, error = %peernet_core::error::Chain(&e), "identify push refused"),
             }
         }
     });
@@ -140,7 +140,7 @@ async fn identify_conn(host: Host, peer: PeerId, id: crate::ConnectionId) {
             info: Box::new(info),
         },
         Err(e) => {
-            tracing::debug!(%peer, error = %crate::error_chain(&e), "identify failed");
+            tracing::debug!(%peer, error = %peernet_core::error::Chain(&e), "identify failed");
             HostEvent::IdentifyFailed { peer }
         }
     };
@@ -371,7 +371,9 @@ pub(super) fn push_to_all(host: &Host) {
                     .swarm
                     .new_stream_with(&peer, &[PUSH_PROTOCOL], options)
                     .await
-                    .map_err(|e| std::io::Error::other(crate::error_chain(&e)))?;
+                    .map_err(|e| {
+                        std::io::Error::other(peernet_core::error::Chain(&e).to_string())
+                    })?;
                 s.write_all(&our_identify(&host, None).to_framed()).await?;
                 s.shutdown().await?;
                 drain(&mut s).await

@@ -335,7 +335,7 @@ impl HostBuilder {
         if !listen.is_empty() {
             let report = host.inner.swarm.listen(&listen).await?;
             for failure in &report.failed {
-                tracing::warn!(addr = %failure.addr, error = %crate::error_chain(&failure.error), "cannot listen");
+                tracing::warn!(addr = %failure.addr, error = %peernet_core::error::Chain(&failure.error), "cannot listen");
             }
         }
         Ok(host)

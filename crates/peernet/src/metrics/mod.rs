@@ -51,7 +51,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::{Connection, Direction};
+use crate::ids::Direction;
 
 /// Distinct protocol ids that get a `protocol` label of their own; further ones count as
 /// [`OTHER`].
@@ -368,16 +368,11 @@ impl Metrics {
         OTHER.to_owned()
     }
 
-    /// Counts a connection joining the swarm, observes its handshake time, and lets its
-    /// streams find these metrics.
-    pub(crate) fn conn_opened(&self, conn: &Connection) {
-        conn.set_metrics(self.clone());
-        let transport = transport_label(conn.remote_addr());
-        let direction = direction_label(conn.direction());
-        self.inner
-            .conns_opened
-            .get_or_create(&conn_labels(conn))
-            .inc();
+    /// Counts a connection joining the swarm and observes its handshake time.
+    pub(crate) fn conn_opened(&self, conn: &ConnFacts<'_>) {
+        let transport = transport_label(conn.remote_addr);
+        let direction = direction_label(conn.direction);
+        self.inner.conns_opened.get_or_create(&conn.labels()).inc();
         self.inner
             .conns
             .get_or_create(&ConnGaugeLabels {
@@ -389,22 +384,19 @@ impl Metrics {
             .handshake
             .get_or_create(&HandshakeLabels {
                 transport,
-                security: conn.security(),
+                security: conn.security,
             })
-            .observe(conn.handshake_duration().as_secs_f64());
+            .observe(conn.handshake.as_secs_f64());
     }
 
     /// Counts a connection leaving the swarm (once per connection that joined).
-    pub(crate) fn conn_closed(&self, conn: &Connection) {
-        self.inner
-            .conns_closed
-            .get_or_create(&conn_labels(conn))
-            .inc();
+    pub(crate) fn conn_closed(&self, conn: &ConnFacts<'_>) {
+        self.inner.conns_closed.get_or_create(&conn.labels()).inc();
         self.inner
             .conns
             .get_or_create(&ConnGaugeLabels {
-                transport: transport_label(conn.remote_addr()),
-                direction: direction_label(conn.direction()),
+                transport: transport_label(conn.remote_addr),
+                direction: direction_label(conn.direction),
             })
             .dec();
     }
@@ -490,11 +482,24 @@ impl Drop for DialGuard {
     }
 }
 
-fn conn_labels(conn: &Connection) -> ConnLabels {
-    ConnLabels {
-        transport: transport_label(conn.remote_addr()),
-        direction: direction_label(conn.direction()),
-        security: conn.security(),
-        muxer: conn.muxer(),
+/// What the metrics record of a connection: its labels and how long its upgrade took. The
+/// connection describes itself with one of these, so that the metrics need not know it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnFacts<'a> {
+    pub remote_addr: &'a Multiaddr,
+    pub direction: Direction,
+    pub security: &'static str,
+    pub muxer: &'static str,
+    pub handshake: std::time::Duration,
+}
+
+impl ConnFacts<'_> {
+    fn labels(&self) -> ConnLabels {
+        ConnLabels {
+            transport: transport_label(self.remote_addr),
+            direction: direction_label(self.direction),
+            security: self.security,
+            muxer: self.muxer,
+        }
     }
 }

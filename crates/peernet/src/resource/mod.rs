@@ -42,7 +42,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use peernet_core::PeerId;
 
-use crate::Direction;
+use crate::ids::Direction;
+
+/// Default number of inbound upgrades (security handshakes) in progress at once: what each
+/// listener's upgrader runs, and the node-wide [`ResourceLimits::inbound_handshakes`].
+pub const DEFAULT_MAX_INBOUND_UPGRADES: usize = 64;
 
 /// Limits on one kind of resource in one scope, by direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +95,7 @@ pub struct ResourceLimits {
     /// loopback too).
     pub conns_per_loopback_ip: usize,
     /// Inbound security handshakes in progress across all listeners. Default
-    /// [`DEFAULT_MAX_INBOUND_UPGRADES`](crate::DEFAULT_MAX_INBOUND_UPGRADES) (64). Each
+    /// [`DEFAULT_MAX_INBOUND_UPGRADES`] (64). Each
     /// listener also runs at most that many at once and leaves further connections waiting in
     /// the kernel; this limit refuses.
     pub inbound_handshakes: usize,
@@ -133,7 +137,7 @@ impl Default for ResourceLimits {
             },
             conns_per_ip: 8,
             conns_per_loopback_ip: usize::MAX,
-            inbound_handshakes: crate::DEFAULT_MAX_INBOUND_UPGRADES,
+            inbound_handshakes: DEFAULT_MAX_INBOUND_UPGRADES,
             system_streams: DirLimits {
                 inbound: 2048,
                 outbound: 4096,

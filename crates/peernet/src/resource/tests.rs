@@ -287,7 +287,7 @@ fn defaults_follow_go_libp2p_scaled_for_one_gib() {
     assert_eq!(d.system_conns.inbound, 128);
     assert_eq!(d.peer_conns.total, 8);
     assert_eq!(d.conns_per_ip, 8);
-    assert_eq!(d.inbound_handshakes, crate::DEFAULT_MAX_INBOUND_UPGRADES);
+    assert_eq!(d.inbound_handshakes, super::DEFAULT_MAX_INBOUND_UPGRADES);
     assert_eq!(d.stream_memory, 256 * 1024);
     // Unlimited still counts.
     let m = ResourceManager::new(ResourceLimits::unlimited());

@@ -6,14 +6,14 @@
 //! | `NewSwarm`                                 | [`Swarm::new`]                         |
 //! | `AddTransport`, `TransportForDialing/Listening` | [`Swarm::add_transport`], `transport_for` |
 //! | `Listen` / `AddListenAddr`                 | [`Swarm::listen`]                      |
-//! | `addConn`, `Conn.start`                    | `add_conn`, `run_conn` (private)       |
+//! | `addConn`, `Conn.start`                    | `add_conn` (`conns.rs`), `run_conn` (`inbound.rs`) |
 //! | `SetStreamHandler` (host) + `Negotiate`    | [`Swarm::set_stream_handler`]          |
 //! | `bestConnToPeer`, `isBetterConn`           | [`Swarm::best_conn`], `is_better_conn` |
 //! | `NewStream`                                | [`Swarm::new_stream`]                  |
 //! | `DialPeer` / `dialPeer`                    | [`Swarm::dial_peer`]                   |
 //! | `dialSync`, `dialWorker`, `dialLimiter`, backoff, black holes | [`peernet_core::dial::DialSync`], driven here |
-//! | `dialAddr`                                 | `dial_addr` (private)                  |
-//! | `ConnectionGater`                          | [`ConnectionGater`]                    |
+//! | `dialAddr`                                 | `dial_addr` (`dial.rs`)                |
+//! | `ConnectionGater`                          | [`ConnectionGater`](crate::ConnectionGater) |
 //! | `Notifiee` (`Listen`, `Connected`, …)      | [`Swarm::subscribe`], [`SwarmEvent`]   |
 //!
 //! A [`Swarm`] is a cheap-clonable handle on shared state. The dial planner
@@ -22,6 +22,12 @@
 //! it drains its events at once (start a dial task, abort one, answer callers), so no request
 //! waits on a channel hop. Every task the swarm starts is counted; [`Swarm::close`] stops them
 //! all and waits until the count is zero.
+//!
+//! The files follow the swarm's seams: `mod.rs` holds the state, transports, listeners and
+//! [`Swarm::close`]; `conns.rs` the connection table (`add_conn`, `remove_conn`,
+//! [`Swarm::best_conn`]); `inbound.rs` the stream handlers, accept loops and inbound streams;
+//! `dial.rs` the dialer (requests, the planner's driver, one task per address dial); `error.rs`
+//! the swarm's errors.
 //!
 //! ```
 //! use peernet::{MemoryTransport, Swarm, SwarmConfig, Upgrader, Keypair};
@@ -53,31 +59,35 @@
 //! # Ok(()) }
 //! ```
 
-mod gater;
+mod conns;
+mod dial;
+mod error;
+mod inbound;
 #[cfg(test)]
 mod tests;
 
-pub use gater::{ConnectionGater, GateStep};
+pub use error::{ListenFailure, SwarmError};
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
-use peernet_core::dial::{
-    AddrDialError, DialError, DialEvent, DialJobId, DialRequest, DialSync, DialSyncConfig,
-    RequestId,
-};
+use peernet_core::dial::{DialJobId, DialSync, DialSyncConfig, RequestId};
 use peernet_core::{Multiaddr, PeerId, Protocol};
-use tokio::sync::{broadcast, oneshot, watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::AbortHandle;
 
-use crate::transport::Transport;
-use crate::{
-    Connection, ConnectionId, Direction, ResourceError, ResourceLimits, ResourceManager, Stream,
-    StreamError, TransportError, Upgrader,
-};
+use crate::connection::Connection;
+use crate::gater::ConnectionGater;
+use crate::ids::{ConnectionId, Direction};
+use crate::metrics::Metrics;
+use crate::resource::{ResourceLimits, ResourceManager};
+use crate::swarm::conns::ConnEntry;
+use crate::swarm::dial::DialAnswer;
+use crate::swarm::inbound::{Handler, MatchFn};
+use crate::transport::{expand_unspecified, interface_ips, DnsConfig, Transport, TransportError};
+use crate::upgrader::Upgrader;
 
 /// Events a [`Swarm`] buffers for each subscriber; a subscriber that falls further behind
 /// misses the oldest (tokio's `Lagged`).
@@ -95,12 +105,12 @@ pub struct SwarmConfig {
     /// Local policy on which connections are allowed.
     pub gater: ConnectionGater,
     /// Where to count connections, streams, bytes and dials. Default: `None` (no metrics).
-    pub metrics: Option<crate::metrics::Metrics>,
+    pub metrics: Option<Metrics>,
     /// Caps on connections, streams, handshakes and buffer memory. Default:
     /// [`ResourceLimits::default`] (go-libp2p's resource manager defaults).
     pub limits: ResourceLimits,
     /// Limits of resolving `/dns*` addresses before a dial.
-    pub dns: crate::DnsConfig,
+    pub dns: DnsConfig,
 }
 
 /// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
@@ -134,92 +144,6 @@ pub enum SwarmEvent {
         /// The connection.
         conn: ConnectionId,
     },
-}
-
-/// Why a swarm operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SwarmError {
-    /// The swarm has been closed (local misuse).
-    #[error("the swarm is closed")]
-    Closed,
-    /// A transport is already registered for one of the new transport's protocol codes (local
-    /// misuse).
-    #[error("cannot add transport {new}: protocol code {code} is already handled by {existing}")]
-    DuplicateTransport {
-        /// The multiaddr protocol code both claim.
-        code: u64,
-        /// The transport registered first.
-        existing: &'static str,
-        /// The transport refused.
-        new: &'static str,
-    },
-    /// The transport's upgrader authenticates as another peer than the swarm (local misuse).
-    #[error("transport {transport} upgrades as {transport_peer}, but the swarm is {local_peer}")]
-    ForeignTransport {
-        /// The transport's name.
-        transport: &'static str,
-        /// Its upgrader's peer id.
-        transport_peer: PeerId,
-        /// The swarm's peer id.
-        local_peer: PeerId,
-    },
-    /// Listening failed on every address; each address and its error.
-    #[error("listening failed on every address: {}", format_failures(.0))]
-    Listen(Vec<ListenFailure>),
-    /// The connection gater refused, at `step`, for `reason`.
-    #[error("refused by the connection gater at {step}: {reason}")]
-    Gated {
-        /// Where the gater refused.
-        step: GateStep,
-        /// The gater's reason.
-        reason: String,
-    },
-    /// Our own resource limits refused the connection or dial (local policy; the error names
-    /// the limit). A dial refused this way sent nothing.
-    #[error(transparent)]
-    ResourceLimit(#[from] ResourceError),
-    /// Dialing the peer failed; the error lists every address's failure.
-    #[error(transparent)]
-    Dial(#[from] DialError),
-    /// There is no connection to the peer: the caller did not allow dialing, or the
-    /// connection a dial made closed before the caller got it.
-    #[error("no usable connection to {0}")]
-    NoConnection(PeerId),
-    /// Opening or negotiating the stream failed.
-    #[error("opening a stream failed")]
-    Stream(#[from] StreamError),
-}
-
-impl SwarmError {
-    /// The local resource limit that refused the operation, if that is what failed: a dial
-    /// refused before sending anything, or a stream refused on our side. `None` for
-    /// everything else, including refusals by the remote
-    /// ([`StreamError::ResetByRemote`]).
-    pub fn resource_limit(&self) -> Option<&ResourceError> {
-        match self {
-            SwarmError::ResourceLimit(e) | SwarmError::Stream(StreamError::ResourceLimit(e)) => {
-                Some(e)
-            }
-            _ => None,
-        }
-    }
-}
-
-/// One listen address that failed, and why.
-#[derive(Debug)]
-pub struct ListenFailure {
-    /// The address asked for.
-    pub addr: Multiaddr,
-    /// What the transport said (`Unsupported` when no transport handles it).
-    pub error: TransportError,
-}
-
-fn format_failures(failures: &[ListenFailure]) -> String {
-    let parts: Vec<String> = failures
-        .iter()
-        .map(|f| format!("[{}] {}", f.addr, crate::error_chain(&f.error)))
-        .collect();
-    parts.join("; ")
 }
 
 /// The outcome of [`Swarm::listen`] when at least one address worked.
@@ -262,17 +186,6 @@ pub struct SwarmStats {
     pub pending_dials: usize,
 }
 
-type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type Handler = Arc<dyn Fn(Stream) -> HandlerFuture + Send + Sync>;
-type MatchFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-/// Where a waiting caller's dial result goes: `Ok(None)` means "succeeded, look in the table".
-type DialAnswer = oneshot::Sender<Result<Option<Connection>, DialError>>;
-
-/// A connection in the table.
-struct ConnEntry {
-    conn: Connection,
-}
-
 struct State {
     closed: bool,
     transports: Vec<Transport>,
@@ -295,9 +208,9 @@ struct Inner {
     local_peer: PeerId,
     upgrader: Upgrader,
     gater: ConnectionGater,
-    metrics: Option<crate::metrics::Metrics>,
+    metrics: Option<Metrics>,
     resources: ResourceManager,
-    dns: crate::DnsConfig,
+    dns: DnsConfig,
     state: Mutex<State>,
     /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
     codes: Arc<RwLock<HashSet<u64>>>,
@@ -352,45 +265,6 @@ impl Drop for TaskGuard {
     }
 }
 
-/// Withdraws a caller's dial request if it stops waiting.
-struct CancelOnDrop<'a> {
-    swarm: &'a Swarm,
-    peer: PeerId,
-    id: RequestId,
-    armed: bool,
-}
-
-impl Drop for CancelOnDrop<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let mut st = self.swarm.state();
-            st.pending.remove(&self.id);
-            st.dial_sync.cancel_request(&self.peer, self.id, now());
-            self.swarm.drain_dial_events(&mut st);
-            drop(st);
-            self.swarm.inner.wake_driver.notify_one();
-        }
-    }
-}
-
-/// go's `isBetterConn`: unlimited (not relayed) first, then more streams, then the newest.
-/// We learn a connection is limited only from a relayed address; streams counted are every
-/// negotiated stream open on the connection, both directions.
-fn is_better_conn(a: &ConnEntry, b: &ConnEntry) -> bool {
-    let (a_relayed, b_relayed) = (
-        a.conn.remote_addr().is_relayed(),
-        b.conn.remote_addr().is_relayed(),
-    );
-    if a_relayed != b_relayed {
-        return !a_relayed;
-    }
-    let (a_streams, b_streams) = (a.conn.num_streams(), b.conn.num_streams());
-    if a_streams != b_streams {
-        return a_streams > b_streams;
-    }
-    a.conn.opened_at() > b.conn.opened_at()
-}
-
 impl Swarm {
     /// A swarm for the identity of `upgrader` (go's `NewSwarm`), with no transport yet. Starts
     /// its driver task.
@@ -439,7 +313,7 @@ impl Swarm {
             }),
         };
         let wake = swarm.inner.wake_driver.clone();
-        swarm.spawn(run_driver(Arc::downgrade(&swarm.inner), wake));
+        swarm.spawn(dial::run_driver(Arc::downgrade(&swarm.inner), wake));
         swarm
     }
 
@@ -449,7 +323,7 @@ impl Swarm {
     }
 
     /// The metrics this swarm keeps, if it was given any ([`SwarmConfig::metrics`]).
-    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+    pub fn metrics(&self) -> Option<&Metrics> {
         self.inner.metrics.as_ref()
     }
 
@@ -574,11 +448,11 @@ impl Swarm {
                         });
                     }
                     tracing::debug!(addr = %local, "listening");
-                    self.spawn(accept_loop(self.clone(), listener));
+                    self.spawn(inbound::accept_loop(self.clone(), listener));
                     report.listening.push(local);
                 }
                 Err(error) => {
-                    tracing::debug!(%addr, error = %crate::error_chain(&error), "listen failed");
+                    tracing::debug!(%addr, error = %peernet_core::error::Chain(&error), "listen failed");
                     report.failed.push(ListenFailure {
                         addr: addr.clone(),
                         error,
@@ -599,7 +473,7 @@ impl Swarm {
 
     /// The addresses we can be reached at (go's `InterfaceListenAddresses`):
     /// [`listen_addrs`](Self::listen_addrs) with each unspecified IP (`0.0.0.0`, `::`)
-    /// replaced by every interface address of its family ([`crate::interface_ips`]).
+    /// replaced by every interface address of its family ([`interface_ips`](crate::interface_ips)).
     pub fn interface_listen_addrs(&self) -> Vec<Multiaddr> {
         let addrs = self.listen_addrs();
         // Listing the interfaces is a system call per interface; identify asks on every
@@ -610,7 +484,7 @@ impl Swarm {
         {
             return addrs;
         }
-        crate::expand_unspecified(&addrs, &crate::interface_ips())
+        expand_unspecified(&addrs, &interface_ips())
     }
 
     /// Adds addresses `new_stream` may dial `peer` at (a minimal peerstore; at most
@@ -637,86 +511,9 @@ impl Swarm {
             .unwrap_or_default()
     }
 
-    /// Serves inbound streams negotiated to `protocol` with `handler`, on a task per stream
-    /// (replaces an earlier handler for the same protocol).
-    pub fn set_stream_handler<F, Fut>(&self, protocol: &str, handler: F)
-    where
-        F: Fn(Stream) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
-        if let Some(m) = &self.inner.metrics {
-            m.allow_protocol(protocol);
-        }
-        self.state()
-            .handlers
-            .insert(protocol.to_owned(), (None, handler));
-    }
-
-    /// Like [`set_stream_handler`](Self::set_stream_handler), but the handler also serves every
-    /// protocol a remote proposes for which `matches` returns true (go's
-    /// `SetStreamHandlerMatch`); `protocol` is what `ls` lists and what replaces or removes it.
-    /// An exact match on a registered protocol wins over a match function.
-    pub fn set_stream_handler_match<M, F, Fut>(&self, protocol: &str, matches: M, handler: F)
-    where
-        M: Fn(&str) -> bool + Send + Sync + 'static,
-        F: Fn(Stream) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let handler: Handler = Arc::new(move |s| Box::pin(handler(s)));
-        let matches: MatchFn = Arc::new(matches);
-        if let Some(m) = &self.inner.metrics {
-            m.allow_protocol(protocol);
-        }
-        self.state()
-            .handlers
-            .insert(protocol.to_owned(), (Some(matches), handler));
-    }
-
-    /// Stops serving `protocol`.
-    pub fn remove_stream_handler(&self, protocol: &str) {
-        self.state().handlers.remove(protocol);
-    }
-
     /// Events from now on: listeners and connections coming and going.
     pub fn subscribe(&self) -> broadcast::Receiver<SwarmEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// The live connections to `peer`.
-    pub fn conns_to_peer(&self, peer: &PeerId) -> Vec<Connection> {
-        self.state()
-            .conns
-            .get(peer)
-            .map(|v| v.iter().map(|e| e.conn.clone()).collect())
-            .unwrap_or_default()
-    }
-
-    /// Peers with at least one live connection.
-    pub fn peers(&self) -> Vec<PeerId> {
-        self.state().conns.keys().cloned().collect()
-    }
-
-    /// The connection to use for `peer` (go's `bestConnToPeer`): not relayed first, then the
-    /// one with more streams, then the newest.
-    pub fn best_conn(&self, peer: &PeerId) -> Option<Connection> {
-        let st = self.state();
-        let mut best: Option<&ConnEntry> = None;
-        for entry in st.conns.get(peer)?.iter().filter(|e| !e.conn.is_closed()) {
-            if best.is_none_or(|b| is_better_conn(entry, b)) {
-                best = Some(entry);
-            }
-        }
-        best.map(|e| e.conn.clone())
-    }
-
-    /// Closes every connection to `peer` (go's `ClosePeer`); each leaves the table with a
-    /// [`SwarmEvent::Disconnected`].
-    pub async fn close_peer(&self, peer: &PeerId) {
-        for conn in self.conns_to_peer(peer) {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close()).await;
-            self.remove_conn(&conn);
-        }
     }
 
     /// Counts of what the swarm holds.
@@ -732,249 +529,6 @@ impl Swarm {
             dial_jobs: st.dial_sync.jobs(),
             dials_in_flight: st.dial_tasks.len(),
             pending_dials: st.pending.len(),
-        }
-    }
-
-    /// Adds a connection to the table (go's `addConn`) after the gater's checks, announces it
-    /// and starts accepting its streams. A refused connection is closed.
-    fn add_conn(&self, conn: Connection) -> Result<(), SwarmError> {
-        if let Err((step, reason)) = self.inner.gater.check_connection(&conn) {
-            tracing::debug!(peer = %conn.remote_peer(), %step, %reason, "connection gated");
-            let c = conn.clone();
-            self.spawn(async move { c.close().await });
-            return Err(SwarmError::Gated { step, reason });
-        }
-        if let Err(e) = self.take_resources(&conn) {
-            tracing::debug!(peer = %conn.remote_peer(), error = %e, "connection refused");
-            let c = conn.clone();
-            self.spawn(async move { c.close().await });
-            return Err(e.into());
-        }
-        {
-            let mut st = self.state();
-            if st.closed {
-                drop(st);
-                let c = conn.clone();
-                tokio::spawn(async move { c.close().await });
-                return Err(SwarmError::Closed);
-            }
-            let peer = conn.remote_peer().clone();
-            st.conns
-                .entry(peer.clone())
-                .or_default()
-                .push(ConnEntry { conn: conn.clone() });
-            st.dial_sync.connection_established(&peer);
-            if let Some(m) = &self.inner.metrics {
-                m.conn_opened(&conn);
-            }
-            let _ = self.inner.events.send(SwarmEvent::Connected {
-                peer,
-                conn: conn.id(),
-                direction: conn.direction(),
-                remote_addr: conn.remote_addr().clone(),
-            });
-        }
-        tracing::debug!(peer = %conn.remote_peer(), conn = %conn.id(), direction = ?conn.direction(), "connected");
-        self.spawn(run_conn(self.clone(), conn));
-        Ok(())
-    }
-
-    /// Gives a connection our upgrader did not make (QUIC) its resource permit, checking
-    /// every connection limit at once.
-    fn take_resources(&self, conn: &Connection) -> Result<(), ResourceError> {
-        if conn.has_resources() {
-            return Ok(());
-        }
-        let ip = conn.remote_addr().ip_addr();
-        let mut permit = self.inner.resources.open_connection(conn.direction(), ip)?;
-        permit.set_peer(conn.remote_peer())?;
-        permit.handshake_done();
-        conn.set_resources(permit);
-        Ok(())
-    }
-
-    /// Takes `conn` out of the table, announcing it once.
-    fn remove_conn(&self, conn: &Connection) {
-        conn.release_resources();
-        let mut st = self.state();
-        let peer = conn.remote_peer();
-        let Some(entries) = st.conns.get_mut(peer) else {
-            return;
-        };
-        let before = entries.len();
-        entries.retain(|e| e.conn.id() != conn.id());
-        let removed = entries.len() != before;
-        if entries.is_empty() {
-            st.conns.remove(peer);
-        }
-        if removed {
-            if let Some(m) = &self.inner.metrics {
-                m.conn_closed(conn);
-            }
-            let _ = self.inner.events.send(SwarmEvent::Disconnected {
-                peer: peer.clone(),
-                conn: conn.id(),
-            });
-        }
-    }
-
-    /// Opens a stream to `peer` negotiated to the first of `protocols` it supports (go's
-    /// `NewStream`), on the best connection or a new dial to the addresses of
-    /// [`add_peer_addrs`](Self::add_peer_addrs).
-    pub async fn new_stream(
-        &self,
-        peer: &PeerId,
-        protocols: &[&str],
-    ) -> Result<Stream, SwarmError> {
-        self.new_stream_with(peer, protocols, DialOptions::default())
-            .await
-    }
-
-    /// [`new_stream`](Self::new_stream) with options. If the connection turns out to have just
-    /// closed, it tries once more on another (or a new) connection.
-    pub async fn new_stream_with(
-        &self,
-        peer: &PeerId,
-        protocols: &[&str],
-        options: DialOptions,
-    ) -> Result<Stream, SwarmError> {
-        let mut retried = false;
-        loop {
-            let conn = match self.best_conn(peer) {
-                Some(conn) => conn,
-                None if options.no_dial => return Err(SwarmError::NoConnection(peer.clone())),
-                None => {
-                    let addrs = self.peer_addrs(peer);
-                    self.dial_peer_with(peer, addrs, options).await?
-                }
-            };
-            match conn.open_stream(protocols).await {
-                Ok(stream) => return Ok(stream),
-                Err(StreamError::Muxer(_) | StreamError::ClosedByRemote(_))
-                    if !retried && conn.is_closed() =>
-                {
-                    retried = true;
-                    self.remove_conn(&conn);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// A connection to `peer`: the best existing one, or one dialed at `addrs` (go's
-    /// `DialPeer`). Concurrent callers for one peer share one dial.
-    pub async fn dial_peer(
-        &self,
-        peer: &PeerId,
-        addrs: Vec<Multiaddr>,
-    ) -> Result<Connection, SwarmError> {
-        self.dial_peer_with(peer, addrs, DialOptions::default())
-            .await
-    }
-
-    /// [`dial_peer`](Self::dial_peer) with options.
-    pub async fn dial_peer_with(
-        &self,
-        peer: &PeerId,
-        addrs: Vec<Multiaddr>,
-        options: DialOptions,
-    ) -> Result<Connection, SwarmError> {
-        if let Err((step, reason)) = self.inner.gater.check_peer_dial(peer) {
-            return Err(SwarmError::Gated { step, reason });
-        }
-        if let Some(conn) = self.best_conn(peer) {
-            return Ok(conn);
-        }
-        if options.no_dial {
-            return Err(SwarmError::NoConnection(peer.clone()));
-        }
-        self.inner.resources.check_dial(peer)?;
-        // go's `resolveAddrs`: names become IP addresses before the worker ranks them.
-        let addrs = resolve_for_dial(peer, addrs, &self.inner.dns).await?;
-        let (tx, rx) = oneshot::channel();
-        let id = {
-            let mut st = self.state();
-            if st.closed {
-                return Err(SwarmError::Closed);
-            }
-            let id = RequestId(st.next_id);
-            st.next_id += 1;
-            st.pending.insert(id, (peer.clone(), tx));
-            let mut request = DialRequest::new(id, addrs);
-            request.force_direct = options.force_direct;
-            st.dial_sync.dial_peer(peer.clone(), request, now());
-            self.drain_dial_events(&mut st);
-            id
-        };
-        self.inner.wake_driver.notify_one();
-        let mut guard = CancelOnDrop {
-            swarm: self,
-            peer: peer.clone(),
-            id,
-            armed: true,
-        };
-        let answer = rx.await;
-        guard.armed = false;
-        match answer {
-            Ok(Ok(Some(conn))) => Ok(conn),
-            // The dialed connection is gone already: say so rather than dial again.
-            Ok(Ok(None)) => self
-                .best_conn(peer)
-                .ok_or_else(|| SwarmError::NoConnection(peer.clone())),
-            // A connection may have arrived inbound meanwhile.
-            Ok(Err(e)) => self.best_conn(peer).ok_or(SwarmError::Dial(e)),
-            Err(_) => Err(SwarmError::Closed),
-        }
-    }
-
-    /// Acts on everything the dial planner asks for.
-    fn drain_dial_events(&self, st: &mut State) {
-        while let Some(event) = st.dial_sync.poll_event() {
-            match event {
-                DialEvent::Dial {
-                    job,
-                    peer,
-                    addr,
-                    deadline,
-                } => {
-                    if let Err(reason) = self.inner.gater.check_addr_dial(&peer, &addr) {
-                        st.dial_sync
-                            .dial_failed(job, AddrDialError::Gated(reason), now());
-                        continue;
-                    }
-                    let Some(transport) = Self::transport_for(st, &addr) else {
-                        st.dial_sync
-                            .dial_failed(job, AddrDialError::NoTransport, now());
-                        continue;
-                    };
-                    let task = dial_addr(self.clone(), job, peer, addr, deadline, transport);
-                    let handle = self.spawn(task);
-                    st.dial_tasks.insert(job, handle);
-                }
-                DialEvent::Abort { job } => {
-                    if let Some(handle) = st.dial_tasks.remove(&job) {
-                        handle.abort();
-                    }
-                }
-                DialEvent::Complete {
-                    peer,
-                    requests,
-                    result,
-                } => {
-                    let answer = match result {
-                        Ok(success) => Ok(st.dialed.get(&success.conn).cloned()),
-                        Err(e) => Err(e),
-                    };
-                    for id in requests {
-                        if let Some((_, tx)) = st.pending.remove(&id) {
-                            let _ = tx.send(answer.clone());
-                        }
-                    }
-                    if st.dial_sync.worker(&peer).is_none() {
-                        st.dialed.retain(|_, c| c.remote_peer() != &peer);
-                    }
-                }
-            }
         }
     }
 
@@ -1007,7 +561,7 @@ impl Swarm {
             .map(|c| (c.remote_peer().clone(), c.id()))
             .collect();
         if let Some(m) = &self.inner.metrics {
-            conns.iter().for_each(|c| m.conn_closed(c));
+            conns.iter().for_each(|c| m.conn_closed(&c.metrics_facts()));
         }
         let conns_released = conns.clone();
         let mut closing = tokio::task::JoinSet::new();
@@ -1031,243 +585,10 @@ impl Swarm {
     }
 }
 
-/// Sleeps until the dial planner's next timer, or until woken because it may have changed.
-async fn run_driver(swarm: Weak<Inner>, wake: Arc<Notify>) {
-    loop {
-        let deadline = {
-            let Some(inner) = swarm.upgrade() else { return };
-            let handle = Swarm { inner };
-            let deadline = handle.state().dial_sync.poll_timeout();
-            deadline
-        };
-        match deadline {
-            Some(at) => {
-                tokio::select! {
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
-                }
-            }
-            None => wake.notified().await,
-        }
-        let Some(inner) = swarm.upgrade() else { return };
-        let handle = Swarm { inner };
-        let mut st = handle.state();
-        st.dial_sync.handle_timeout(now());
-        handle.drain_dial_events(&mut st);
-    }
-}
-
 /// The addresses the dial planner must never dial: what we listen on, as bound and with
 /// unspecified IPs expanded to the interface addresses.
 fn own_addrs(listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
     let mut own = listen_addrs.to_vec();
-    own.extend(crate::expand_unspecified(
-        listen_addrs,
-        &crate::interface_ips(),
-    ));
+    own.extend(expand_unspecified(listen_addrs, &interface_ips()));
     own
-}
-
-async fn accept_loop(swarm: Swarm, mut listener: crate::Listener) {
-    let local = listener.local_addr().clone();
-    while let Some(conn) = listener.accept().await {
-        if let Err(e) = swarm.add_conn(conn) {
-            tracing::debug!(error = %e, "inbound connection refused");
-        }
-    }
-    let mut st = swarm.state();
-    let before = st.listen_addrs.len();
-    st.listen_addrs.retain(|a| a != &local);
-    if st.listen_addrs.len() != before {
-        let listen_addrs = own_addrs(&st.listen_addrs);
-        st.dial_sync.set_listen_addrs(listen_addrs);
-        let _ = swarm
-            .inner
-            .events
-            .send(SwarmEvent::ListenClose { addr: local });
-    }
-}
-
-/// Accepts the connection's streams until it closes (go's `Conn.start`), each negotiated and
-/// served on its own task, then takes it out of the table.
-async fn run_conn(swarm: Swarm, conn: Connection) {
-    while let Some(inbound) = conn.accept_stream().await {
-        swarm.spawn(serve_inbound(swarm.clone(), inbound));
-    }
-    swarm.remove_conn(&conn);
-}
-
-/// The handler for `protocol`: the exact registration, else the first whose match function
-/// accepts it.
-fn find_handler(st: &State, protocol: &str) -> Option<Handler> {
-    if let Some((_, h)) = st.handlers.get(protocol) {
-        return Some(h.clone());
-    }
-    st.handlers
-        .values()
-        .find(|(m, _)| m.as_ref().is_some_and(|m| m(protocol)))
-        .map(|(_, h)| h.clone())
-}
-
-/// Negotiates an inbound stream against the registered handlers and runs the chosen one.
-async fn serve_inbound(swarm: Swarm, inbound: crate::InboundStream) {
-    let peer = inbound.remote_peer().clone();
-    let lookup = swarm.clone();
-    let mut supported = move |p: &str| find_handler(&lookup.state(), p).is_some();
-    let lister = swarm.clone();
-    let list = move || lister.state().handlers.keys().cloned().collect::<Vec<_>>();
-    // Boxed: the negotiation's state is freed when it ends instead of sizing the task that
-    // lives as long as the handler (≈1.5 KiB per idle stream).
-    let stream = match Box::pin(inbound.negotiate(&mut supported, &list)).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            tracing::debug!(%peer, error = %crate::error_chain(&e), "inbound stream negotiation failed");
-            return;
-        }
-    };
-    let handler = find_handler(&swarm.state(), stream.protocol());
-    let Some(handler) = handler else {
-        return; // removed while negotiating
-    };
-    let protocol = stream.protocol().to_owned();
-    // A panicking handler loses its stream (and the stream's permit) and nothing else.
-    let run = std::panic::AssertUnwindSafe(handler(stream));
-    if futures_util::FutureExt::catch_unwind(run).await.is_err() {
-        tracing::warn!(%peer, %protocol, "stream handler panicked; its stream was dropped");
-    }
-}
-
-/// Resolves the DNS addresses of a dial. Names that fail are logged; if nothing is left to
-/// dial, the dial fails with every name's error.
-async fn resolve_for_dial(
-    peer: &PeerId,
-    addrs: Vec<Multiaddr>,
-    config: &crate::DnsConfig,
-) -> Result<Vec<Multiaddr>, DialError> {
-    if !addrs.iter().any(crate::is_dns_addr) {
-        return Ok(addrs);
-    }
-    let resolved = crate::resolve_dial_addrs(addrs, config).await;
-    for (addr, e) in &resolved.failed {
-        tracing::debug!(%peer, %addr, error = %e, "DNS resolution failed");
-    }
-    if resolved.addrs.is_empty() && !resolved.failed.is_empty() {
-        let mut errors = Vec::new();
-        for (addr, e) in resolved.failed {
-            errors.push(peernet_core::dial::FailedAddr {
-                addr,
-                cause: AddrDialError::Resolve(Arc::new(e)),
-            });
-        }
-        errors.truncate(peernet_core::dial::MAX_DIAL_ERRORS);
-        return Err(DialError {
-            peer: peer.clone(),
-            cause: peernet_core::dial::DialErrorCause::NoGoodAddresses,
-            errors,
-            skipped: 0,
-        });
-    }
-    Ok(resolved.addrs)
-}
-
-/// Maps a transport's error to the dial planner's vocabulary.
-fn addr_dial_error(e: TransportError) -> AddrDialError {
-    match e {
-        TransportError::Unsupported(_) => AddrDialError::NoTransport,
-        TransportError::Io(e) => AddrDialError::Io(Arc::new(e)),
-        TransportError::PeerIdMismatch { expected, in_addr } => AddrDialError::PeerIdMismatch {
-            expected,
-            actual: in_addr,
-        },
-        TransportError::Upgrade(crate::UpgradeError::Noise(
-            crate::noise::NoiseUpgradeError::Noise(
-                peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
-            ),
-        )) => AddrDialError::PeerIdMismatch { expected, actual },
-        TransportError::Upgrade(crate::UpgradeError::Tls(
-            crate::tls::TlsUpgradeError::Certificate(peernet_core::tls::TlsError::PeerIdMismatch {
-                expected,
-                actual,
-            }),
-        ))
-        | TransportError::Quic(crate::QuicError::Certificate(
-            peernet_core::tls::TlsError::PeerIdMismatch { expected, actual },
-        )) => AddrDialError::PeerIdMismatch { expected, actual },
-        TransportError::Upgrade(crate::UpgradeError::Gated { step, reason }) => {
-            AddrDialError::Gated(format!("{step}: {reason}"))
-        }
-        TransportError::Upgrade(e) => AddrDialError::Handshake(Arc::new(e)),
-        TransportError::Quic(crate::QuicError::Draft29Unsupported(_)) => AddrDialError::QuicDraft29,
-        TransportError::Quic(crate::QuicError::Timeout(_)) => AddrDialError::Timeout,
-        TransportError::Quic(e) => AddrDialError::Handshake(Arc::new(e)),
-        TransportError::Ws(e) => AddrDialError::Handshake(Arc::new(e)),
-        TransportError::Dns(e) => AddrDialError::Resolve(Arc::new(e)),
-    }
-}
-
-/// Dials one address for the planner (go's `dialAddr`), within its deadline, and reports the
-/// outcome.
-async fn dial_addr(
-    swarm: Swarm,
-    job: DialJobId,
-    peer: PeerId,
-    addr: Multiaddr,
-    deadline: std::time::Instant,
-    transport: Transport,
-) {
-    let progressed = {
-        let swarm = swarm.clone();
-        move || {
-            let mut st = swarm.state();
-            st.dial_sync.handshake_progressed(job, now());
-            swarm.drain_dial_events(&mut st);
-            drop(st);
-            swarm.inner.wake_driver.notify_one();
-        }
-    };
-    let counted = swarm.inner.metrics.as_ref().map(|m| m.dial_started(&addr));
-    let dial = transport.dial_with_progress(&addr, Some(peer.clone()), progressed);
-    let deadline = tokio::time::Instant::from_std(deadline);
-    let result = match tokio::time::timeout_at(deadline, dial).await {
-        Err(_) => Err(AddrDialError::Timeout),
-        Ok(Err(e)) => Err(addr_dial_error(e)),
-        Ok(Ok(conn)) if conn.remote_peer() != &peer => {
-            let actual = conn.remote_peer().clone();
-            conn.close().await;
-            Err(AddrDialError::PeerIdMismatch {
-                expected: peer.clone(),
-                actual,
-            })
-        }
-        Ok(Ok(conn)) => match swarm.add_conn(conn.clone()) {
-            Ok(()) => Ok(conn),
-            Err(SwarmError::Gated { step, reason }) => {
-                Err(AddrDialError::Gated(format!("{step}: {reason}")))
-            }
-            Err(_) => Err(AddrDialError::Cancelled),
-        },
-    };
-    if let Err(e) = &result {
-        tracing::debug!(%peer, %addr, error = %e, "dial failed");
-    }
-    if let Some(counted) = counted {
-        counted.done(result.as_ref().err());
-    }
-    let mut st = swarm.state();
-    st.dial_tasks.remove(&job);
-    match result {
-        Ok(conn) => {
-            let id = conn.id();
-            st.dialed.insert(id, conn);
-            if !st.dial_sync.dial_succeeded(job, id, now()) {
-                st.dialed.remove(&id);
-            }
-        }
-        Err(e) => {
-            st.dial_sync.dial_failed(job, e, now());
-        }
-    }
-    swarm.drain_dial_events(&mut st);
-    drop(st);
-    swarm.inner.wake_driver.notify_one();
 }

@@ -55,6 +55,20 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// `(expected, actual)` when the dial reached, or was asked to reach, another peer than
+    /// the one expected: the address names another peer, or the security handshake (or the
+    /// QUIC certificate) proved another.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            TransportError::PeerIdMismatch { expected, in_addr } => Some((expected, in_addr)),
+            TransportError::Upgrade(e) => e.peer_id_mismatch(),
+            TransportError::Quic(e) => e.peer_id_mismatch(),
+            _ => None,
+        }
+    }
+}
+
 /// Accepts upgraded inbound connections. Dropping it stops accepting; connections already
 /// handed out live on.
 #[derive(Debug)]
@@ -218,7 +232,7 @@ impl Transport {
             match self.dial_ip(ip_addr, expected.clone(), progress).await {
                 Ok(conn) => return Ok(conn),
                 Err(e) => {
-                    tracing::debug!(%ip_addr, error = %crate::error_chain(&e), "dial failed");
+                    tracing::debug!(%ip_addr, error = %peernet_core::error::Chain(&e), "dial failed");
                     last = Some(e);
                 }
             }

@@ -125,6 +125,19 @@ pub enum QuicError {
     Timeout(Duration),
 }
 
+impl QuicError {
+    /// `(expected, actual)` when the remote's certificate proved another peer than the one
+    /// dialed.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            QuicError::Certificate(TlsError::PeerIdMismatch { expected, actual }) => {
+                Some((expected, actual))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl From<QuicError> for TransportError {
     fn from(e: QuicError) -> Self {
         TransportError::Quic(e)
@@ -609,7 +622,7 @@ async fn accept_loop(
                     let _ = tx.send(conn).await;
                 }
                 Err(e) => {
-                    tracing::debug!(%remote, error = %crate::error_chain(&e), "inbound QUIC handshake failed")
+                    tracing::debug!(%remote, error = %peernet_core::error::Chain(&e), "inbound QUIC handshake failed")
                 }
             }
         });

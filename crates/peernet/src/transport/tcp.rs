@@ -341,7 +341,7 @@ async fn accept_loop(
                     let _ = tx.send(conn).await;
                 }
                 Err(e) => {
-                    tracing::debug!(%remote, error = %crate::error_chain(&e), "inbound upgrade failed")
+                    tracing::debug!(%remote, error = %peernet_core::error::Chain(&e), "inbound upgrade failed")
                 }
             }
         });

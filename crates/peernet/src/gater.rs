@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use peernet_core::{Multiaddr, PeerId};
 
-use crate::{Connection, Direction};
+use crate::connection::Connection;
+use crate::ids::Direction;
 
 /// A step at which the [`ConnectionGater`] is consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
