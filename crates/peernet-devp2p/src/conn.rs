@@ -5,14 +5,14 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::frame::{self, FrameError, FrameReader, FrameWriter, RawMessage};
-use crate::handshake::{Handshake, HandshakeError};
-use crate::message::{
+use crate::proto::frame::{self, FrameError, FrameReader, FrameWriter, RawMessage};
+use crate::proto::handshake::{Handshake, HandshakeError};
+use crate::proto::message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError, DISC_MSG,
     HELLO_MSG, SNAPPY_PROTOCOL_VERSION,
 };
-use crate::node::NodeId;
-use crate::SecretKey;
+use crate::proto::node::NodeId;
+use k256::SecretKey;
 
 /// Any byte stream a connection can run over (TCP in the server; in-memory pipes in tests).
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}

@@ -56,34 +56,29 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-mod caps;
-mod ecies;
-mod frame;
-mod handshake;
-mod message;
-mod node;
-pub mod rlp;
+mod proto;
 
 mod conn;
 mod peer;
 mod server;
 
-pub use caps::{match_protocols, Cap, SharedCap};
-pub use ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
-pub use frame::{
+pub use proto::caps::{match_protocols, Cap, SharedCap};
+pub use proto::ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
+pub use proto::frame::{
     decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,
     MAX_FRAME_SIZE, MAX_MESSAGE_SIZE,
 };
-pub use handshake::{
+pub use proto::handshake::{
     read_ack, read_auth, AckMessage, AuthMessage, Handshake, HandshakeError, HandshakeForm, Role,
     Secrets, HANDSHAKE_VERSION, LEGACY_ACK_LEN, LEGACY_AUTH_LEN,
 };
-pub use message::{
+pub use proto::message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError,
     BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE,
     PING_MSG, PONG_MSG, SNAPPY_PROTOCOL_VERSION,
 };
-pub use node::{Enode, NodeError, NodeId};
+pub use proto::node::{Enode, NodeError, NodeId};
+pub use proto::rlp;
 
 pub use conn::SetupError;
 pub use peer::{Msg, Peer, PeerExit, ProtoRw, Protocol, RunError, RwError};

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::caps::{Cap, SharedCap};
+use crate::proto::caps::{Cap, SharedCap};
 use crate::conn::{self, ConnReader, ConnWriter, ReadError};
-use crate::frame::FrameError;
-use crate::message::{
+use crate::proto::frame::FrameError;
+use crate::proto::message::{
     decode_disconnect, DiscReason, Hello, BASE_PROTOCOL_LENGTH, DISC_MSG, EMPTY_LIST, PING_MSG,
     PONG_MSG,
 };
-use crate::node::NodeId;
+use crate::proto::node::NodeId;
 
 /// A message as a subprotocol sees it: the code relative to the protocol's offset, and the
 /// payload (normally RLP), already decompressed.

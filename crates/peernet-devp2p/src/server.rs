@@ -9,12 +9,12 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch, Semaphore};
 
-use crate::caps::{match_protocols, Cap};
+use crate::proto::caps::{match_protocols, Cap};
 use crate::conn::{self, BoxStream, ConnWriter, SetupError};
-use crate::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
-use crate::node::{Enode, NodeId};
+use crate::proto::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
+use crate::proto::node::{Enode, NodeId};
 use crate::peer::{start_peer, Peer, PeerExit, PeerSetup, PeerTiming, Protocol};
-use crate::SecretKey;
+use k256::SecretKey;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -392,7 +392,7 @@ impl Server {
         writer: ConnWriter,
         remote_id: NodeId,
         hello: Hello,
-        shared: Vec<crate::caps::SharedCap>,
+        shared: Vec<crate::proto::caps::SharedCap>,
         remote_addr: Option<SocketAddr>,
         inbound: bool,
     ) -> Peer {

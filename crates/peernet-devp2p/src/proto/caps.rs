@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::message::BASE_PROTOCOL_LENGTH;
+use crate::proto::message::BASE_PROTOCOL_LENGTH;
 
 /// A capability: a subprotocol name and version, such as `eth/68`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

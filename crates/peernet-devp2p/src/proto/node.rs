@@ -1,7 +1,7 @@
 //! Node identity: secp256k1 keys, 64-byte node ids and `enode://` URLs.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;

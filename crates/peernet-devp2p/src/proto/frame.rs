@@ -16,8 +16,8 @@ use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use aes::Aes256;
 use sha3::{Digest, Keccak256};
 
-use crate::handshake::Secrets;
-use crate::rlp::{self, RlpError};
+use crate::proto::handshake::Secrets;
+use crate::proto::rlp::{self, RlpError};
 
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 

@@ -14,9 +14,9 @@ use k256::{PublicKey, SecretKey};
 use rand::{CryptoRng, Rng, RngCore};
 use sha3::{Digest, Keccak256};
 
-use crate::ecies::{self, EciesError, ECIES_OVERHEAD};
-use crate::node::NodeId;
-use crate::rlp::{self, RlpError};
+use crate::proto::ecies::{self, EciesError, ECIES_OVERHEAD};
+use crate::proto::node::NodeId;
+use crate::proto::rlp::{self, RlpError};
 
 /// Size of a pre-EIP-8 auth message (194-byte plaintext plus ECIES overhead).
 pub const LEGACY_AUTH_LEN: usize = 194 + ECIES_OVERHEAD;

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use crate::caps::Cap;
-use crate::node::NodeId;
-use crate::rlp::{self, RlpError};
+use crate::proto::caps::Cap;
+use crate::proto::node::NodeId;
+use crate::proto::rlp::{self, RlpError};
 
 /// Hello message code.
 pub const HELLO_MSG: u64 = 0x00;
