@@ -62,8 +62,10 @@ mod conn;
 mod peer;
 mod server;
 
-pub use proto::caps::{match_protocols, Cap, SharedCap};
-pub use proto::ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
+pub use proto::caps::{match_protocols, Cap, SharedCap, BASE_PROTOCOL_LENGTH};
+pub use proto::ecies::{
+    decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD,
+};
 pub use proto::frame::{
     decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,
     MAX_FRAME_SIZE, MAX_MESSAGE_SIZE,
@@ -74,8 +76,8 @@ pub use proto::handshake::{
 };
 pub use proto::message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError,
-    BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE,
-    PING_MSG, PONG_MSG, SNAPPY_PROTOCOL_VERSION,
+    BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE, PING_MSG, PONG_MSG,
+    SNAPPY_PROTOCOL_VERSION,
 };
 pub use proto::node::{Enode, NodeError, NodeId};
 pub use proto::rlp;

@@ -15,12 +15,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::proto::caps::{Cap, SharedCap};
 use crate::conn::{self, ConnReader, ConnWriter, ReadError};
+use crate::proto::caps::{Cap, SharedCap, BASE_PROTOCOL_LENGTH};
 use crate::proto::frame::FrameError;
 use crate::proto::message::{
-    decode_disconnect, DiscReason, Hello, BASE_PROTOCOL_LENGTH, DISC_MSG, EMPTY_LIST, PING_MSG,
-    PONG_MSG,
+    decode_disconnect, DiscReason, Hello, DISC_MSG, EMPTY_LIST, PING_MSG, PONG_MSG,
 };
 use crate::proto::node::NodeId;
 

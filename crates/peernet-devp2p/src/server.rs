@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch, Semaphore};
 
-use crate::proto::caps::{match_protocols, Cap};
 use crate::conn::{self, BoxStream, ConnWriter, SetupError};
+use crate::peer::{start_peer, Peer, PeerExit, PeerSetup, PeerTiming, Protocol};
+use crate::proto::caps::{match_protocols, Cap};
 use crate::proto::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
 use crate::proto::node::{Enode, NodeId};
-use crate::peer::{start_peer, Peer, PeerExit, PeerSetup, PeerTiming, Protocol};
 use k256::SecretKey;
 
 /// Why the server could not start.

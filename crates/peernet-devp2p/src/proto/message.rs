@@ -15,8 +15,6 @@ pub const DISC_MSG: u64 = 0x01;
 pub const PING_MSG: u64 = 0x02;
 /// Pong message code.
 pub const PONG_MSG: u64 = 0x03;
-/// Codes below this belong to the base protocol; subprotocols start here.
-pub const BASE_PROTOCOL_LENGTH: u64 = 16;
 /// The p2p version we speak and announce.
 pub const BASE_PROTOCOL_VERSION: u64 = 5;
 /// From this p2p version on, messages after Hello are snappy-compressed.

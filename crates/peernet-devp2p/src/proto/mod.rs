@@ -15,7 +15,7 @@
 //! | `rlp` | RLP encoding, strict zero-copy decoding |
 //! | `node` | node ids, `enode://` URLs, key validation |
 //! | `ecies` | RLPx's ECIES (the handshake's encryption) |
-//! | `caps` | capabilities and their matching |
+//! | `caps` | capabilities, their matching, the message code space ([`caps::BASE_PROTOCOL_LENGTH`]) |
 //! | `message` | the "p2p" base protocol: Hello, Disconnect and its reasons, Ping / Pong |
 //! | `handshake` | the auth / ack state machine and the session [`handshake::Secrets`] |
 //! | `frame` | the session codec: AES-CTR, keccak MACs, snappy |

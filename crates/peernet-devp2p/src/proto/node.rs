@@ -1,7 +1,7 @@
 //! Node identity: secp256k1 keys, 64-byte node ids and `enode://` URLs.
 
-use std::fmt;
 use core::net::{IpAddr, SocketAddr};
+use std::fmt;
 use std::str::FromStr;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
