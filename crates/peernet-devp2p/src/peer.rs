@@ -389,7 +389,9 @@ impl Peer {
     }
 }
 
-/// Everything a peer needs to start.
+/// Everything a peer needs to start: the established connection (go-ethereum's `conn`: the
+/// session halves, the remote's identity and Hello) and the protocols to run on it, as
+/// go-ethereum's `newPeer(conn, protocols)` takes them.
 pub(crate) struct PeerSetup {
     pub reader: ConnReader,
     pub writer: ConnWriter,
@@ -400,6 +402,14 @@ pub(crate) struct PeerSetup {
     pub remote_addr: Option<SocketAddr>,
     pub inbound: bool,
     pub timing: PeerTiming,
+}
+
+/// The run loop's ends of the channels that the [`Peer`] handle and the protocols send on.
+struct RunChannels {
+    /// Cloned into the read loop (pongs), the ping loop and each protocol's [`ProtoRw`].
+    write_tx: mpsc::Sender<WriteRequest>,
+    write_rx: mpsc::Receiver<WriteRequest>,
+    disc_rx: mpsc::Receiver<DiscReason>,
 }
 
 /// Starts a peer (go-ethereum's `newPeer` + `go p.run()`); `on_exit` runs once it has ended.
@@ -414,7 +424,7 @@ pub(crate) fn start_peer(
     let peer = Peer {
         inner: Arc::new(PeerInner {
             id: setup.id,
-            hello: setup.hello,
+            hello: setup.hello.clone(),
             shared: setup.shared.clone(),
             remote_addr: setup.remote_addr,
             inbound: setup.inbound,
@@ -425,19 +435,13 @@ pub(crate) fn start_peer(
         }),
     };
     let p = peer.clone();
+    let channels = RunChannels {
+        write_tx,
+        write_rx,
+        disc_rx,
+    };
     tokio::spawn(async move {
-        let exit = run(
-            p.clone(),
-            setup.reader,
-            setup.writer,
-            setup.shared,
-            setup.protocols,
-            setup.timing,
-            write_tx,
-            write_rx,
-            disc_rx,
-        )
-        .await;
+        let exit = run(p.clone(), setup, channels).await;
         tracing::debug!(peer = ?p.inner.id, %exit, "peer ended");
         let _ = exit_tx.send(Some(exit.clone()));
         on_exit(&p, exit);
@@ -460,18 +464,22 @@ struct ProtoSlot {
     tx: mpsc::Sender<Msg>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    peer: Peer,
-    reader: ConnReader,
-    mut writer: ConnWriter,
-    shared: Vec<SharedCap>,
-    protocols: Vec<Protocol>,
-    timing: PeerTiming,
-    write_tx: mpsc::Sender<WriteRequest>,
-    mut write_rx: mpsc::Receiver<WriteRequest>,
-    mut disc_rx: mpsc::Receiver<DiscReason>,
-) -> PeerExit {
+/// The peer's life (go-ethereum's `Peer.run`): the read and ping loops, the protocols, the
+/// writes one at a time, and the shutdown.
+async fn run(peer: Peer, setup: PeerSetup, channels: RunChannels) -> PeerExit {
+    let PeerSetup {
+        reader,
+        mut writer,
+        shared,
+        protocols,
+        timing,
+        ..
+    } = setup;
+    let RunChannels {
+        write_tx,
+        mut write_rx,
+        mut disc_rx,
+    } = channels;
     let (slots, tasks, mut proto_err_rx) =
         start_protocols(&peer, &shared, &protocols, &write_tx, timing.inbound_queue);
 

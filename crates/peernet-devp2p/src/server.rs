@@ -363,8 +363,17 @@ impl Server {
             };
             match (check, &mut peers, writer.take(), reader.take()) {
                 (Ok(()), Ok(peers), Some(w), Some(r)) => {
-                    let peer =
-                        self.start(r, w, remote_id, hello, shared, remote_addr, dial.is_none());
+                    let peer = self.start(PeerSetup {
+                        reader: r,
+                        writer: w,
+                        id: remote_id,
+                        hello,
+                        shared,
+                        protocols: cfg.protocols.clone(),
+                        remote_addr,
+                        inbound: dial.is_none(),
+                        timing: cfg.timing(),
+                    });
                     peers.insert(remote_id, peer.clone());
                     // Sent under the lock so that it precedes this peer's PeerRemoved.
                     let _ = self.inner.events.send(ServerEvent::PeerAdded(peer.clone()));
@@ -385,45 +394,22 @@ impl Server {
         Ok(peer)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        &self,
-        reader: conn::ConnReader,
-        writer: ConnWriter,
-        remote_id: NodeId,
-        hello: Hello,
-        shared: Vec<crate::proto::caps::SharedCap>,
-        remote_addr: Option<SocketAddr>,
-        inbound: bool,
-    ) -> Peer {
+    /// Starts the peer and arranges for it to leave the peer set when it ends.
+    fn start(&self, setup: PeerSetup) -> Peer {
         let server = self.clone();
-        let cfg = &self.inner.config;
-        start_peer(
-            PeerSetup {
-                reader,
-                writer,
-                id: remote_id,
-                hello,
-                shared,
-                protocols: cfg.protocols.clone(),
-                remote_addr,
-                inbound,
-                timing: cfg.timing(),
-            },
-            move |p: &Peer, exit: PeerExit| {
-                if let Ok(mut peers) = server.inner.peers.lock() {
-                    // Remove only this peer, not a newer connection with the same id.
-                    if peers.get(&p.id()).is_some_and(|q| q.same(p)) {
-                        peers.remove(&p.id());
-                    }
+        start_peer(setup, move |p: &Peer, exit: PeerExit| {
+            if let Ok(mut peers) = server.inner.peers.lock() {
+                // Remove only this peer, not a newer connection with the same id.
+                if peers.get(&p.id()).is_some_and(|q| q.same(p)) {
+                    peers.remove(&p.id());
                 }
-                tracing::info!(peer = %p.id(), %exit, "peer removed");
-                let _ = server
-                    .inner
-                    .events
-                    .send(ServerEvent::PeerRemoved { id: p.id(), exit });
-            },
-        )
+            }
+            tracing::info!(peer = %p.id(), %exit, "peer removed");
+            let _ = server
+                .inner
+                .events
+                .send(ServerEvent::PeerRemoved { id: p.id(), exit });
+        })
     }
 
     /// Stops accepting, disconnects every peer with "client quitting" and waits for them.
