@@ -67,7 +67,7 @@ pub use proto::ecies::{
     decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD,
 };
 pub use proto::frame::{
-    decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,
+    decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, SnappyError, HEADER_LEN,
     MAX_FRAME_SIZE, MAX_MESSAGE_SIZE,
 };
 pub use proto::handshake::{

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use peernet_core::error::Chain;
+use peernet_core::Fault;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch, Semaphore};
 
@@ -18,17 +20,19 @@ use k256::SecretKey;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
-    /// Binding the listening socket failed (local: address in use, permissions).
-    #[error("listen: {0}")]
-    Listen(std::io::Error),
+    /// Binding the listening socket failed (address in use, permissions).
+    #[error("cannot listen")]
+    Listen(#[from] std::io::Error),
 }
 
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<std::io::Error> for ServerError {
-    fn from(e: std::io::Error) -> Self {
-        ServerError::Listen(e)
+impl ServerError {
+    /// Whose fault: [`Fault::Io`], the operating system refused the socket.
+    pub fn fault(&self) -> Fault {
+        match self {
+            ServerError::Listen(_) => Fault::Io,
+        }
     }
 }
 
@@ -170,7 +174,7 @@ impl Server {
                     r = listener.accept() => match r {
                         Ok(x) => x,
                         Err(e) => {
-                            tracing::warn!(error = %e, "accept failed");
+                            tracing::warn!(error = %Chain(&e), "accept failed");
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
@@ -188,7 +192,7 @@ impl Server {
                     let res = s2.setup_conn(Box::new(stream), None, Some(remote)).await;
                     drop(permit);
                     if let Err(e) = res {
-                        tracing::debug!(%remote, error = %e, "inbound connection failed");
+                        tracing::debug!(%remote, error = %Chain(&e), fault = %e.fault(), "inbound connection failed");
                     }
                 });
             }
@@ -421,6 +425,27 @@ impl Server {
         }
         for p in &peers {
             p.wait().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_error_has_a_fault() {
+        let all = [ServerError::Listen(std::io::Error::from(
+            std::io::ErrorKind::AddrInUse,
+        ))];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match &e {
+                ServerError::Listen(_) => Fault::Io,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+            assert_eq!(e.to_string(), "cannot listen");
+            assert!(std::error::Error::source(&e).is_some());
         }
     }
 }
