@@ -6,25 +6,36 @@
 //!
 //! ## Layout
 //!
-//! Sans-IO cores (no tokio, no sockets, no clock; bytes in, bytes out):
+//! Two rooms, one layer above the other; the upper imports the lower, never the reverse.
+//!
+//! `src/proto/`: the wire protocol as sans-IO state machines and codecs (no runtime, no sockets,
+//! no clock, no awaiting; bytes in, bytes out; randomness and time are passed in). CI greps the
+//! folder to keep it that way. Lowest first; each module imports only the ones above it:
 //!
 //! | module | what | error |
 //! |---|---|---|
 //! | [`rlp`] | RLP encoding, strict zero-copy decoding | [`rlp::RlpError`] |
-//! | node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
-//! | ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
-//! | handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
-//! | frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`] |
-//! | message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
-//! | caps | [`Cap`], [`match_protocols`]: offsets from 16 in name order | — |
+//! | proto::node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
+//! | proto::ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
+//! | proto::caps | [`Cap`], [`match_protocols`]: offsets from [`BASE_PROTOCOL_LENGTH`] in name order | — |
+//! | proto::message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
+//! | proto::handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
+//! | proto::frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`], [`SnappyError`] |
 //!
-//! The tokio driver, with go-ethereum's names:
+//! `src/conn.rs`, `src/peer.rs`, `src/server.rs`: the tokio drivers, with go-ethereum's names.
+//! They own the sockets, timers and tasks and pump bytes through `proto`:
 //!
 //! | module | what | error |
 //! |---|---|---|
 //! | conn | bytes through the handshake and codec; the Hello exchange | [`SetupError`] |
 //! | peer | [`Peer`] (run loop, `read_loop`, `ping_loop`, one write at a time), [`Protocol`], [`ProtoRw`] | [`RwError`], [`RunError`] |
 //! | server | [`Server`]: listen, dial, setup checkpoints, limits, [`ServerEvent`]s | [`ServerError`] |
+//!
+//! ## Errors
+//!
+//! Every error type answers `fault()` ([`peernet_core::Fault`]: the remote, us, one of our
+//! limits, or the network). An error's `Display` describes its own layer; its cause is its
+//! `source()`: print the chain with [`peernet_core::error::Chain`].
 //!
 //! A connection goes: TCP → [`Handshake`] (timeout) → checks (self, too many peers, already
 //! connected) → Hello exchange (timeout; identity and version checks; snappy from p2p v5) →

@@ -257,7 +257,7 @@ fn full_handshake_both_forms() {
 ///
 /// This is NOT a published test vector. The expected bytes are our own reading of rlpx.md,
 /// computed by hand in this test: it shows that the codec does what we think the spec says, and
-/// would not catch a misreading shared by the codec and this test. (rlpx.md publishes no frame
+/// would not catch a misreading shared by the codec and this test. (We know of no published frame
 /// vector; checking our framing against go-ethereum itself is a separate issue.) The EIP-8
 /// tests above, by contrast, use the published bytes.
 #[test]
