@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Subcommand;
+use peernet_core::error::Chain;
 use peernet_devp2p::{Config, DiscReason, Enode, NodeId, Protocol, SecretKey, Server, ServerEvent};
 use serde_json::json;
 
@@ -266,7 +267,7 @@ async fn dial(enode: &Enode, caps: &[CapArg], out: Output) -> Result<()> {
         Err(e) => {
             // The peer ended: say how (bounded by the global timeout around `dial`).
             let exit = peer.wait().await;
-            return Err(CliError(format!("ping failed: {e}: {exit}")));
+            return Err(CliError(format!("ping failed: {}: {exit}", Chain(&e))));
         }
     };
     out.emit(

@@ -3,16 +3,17 @@
 
 use std::io;
 
+use peernet_core::Fault;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::frame::{self, FrameError, FrameReader, FrameWriter, RawMessage};
-use crate::handshake::{Handshake, HandshakeError};
-use crate::message::{
+use crate::proto::frame::{self, FrameError, FrameReader, FrameWriter, RawMessage};
+use crate::proto::handshake::{Handshake, HandshakeError};
+use crate::proto::message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError, DISC_MSG,
     HELLO_MSG, SNAPPY_PROTOCOL_VERSION,
 };
-use crate::node::NodeId;
-use crate::SecretKey;
+use crate::proto::node::NodeId;
+use k256::SecretKey;
 
 /// Any byte stream a connection can run over (TCP in the server; in-memory pipes in tests).
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -25,22 +26,23 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Why setting up a connection (encryption handshake, Hello exchange, server checks) failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SetupError {
     /// The socket failed or was closed (the network, or the remote hung up).
-    #[error("i/o: {0}")]
-    Io(io::Error),
+    #[error("connection i/o failed")]
+    Io(#[from] io::Error),
     /// The remote did not complete the handshake in time (the remote's fault).
     #[error("handshake timed out")]
     Timeout,
     /// The encryption handshake failed (see the inner error for who is at fault).
-    #[error("encryption handshake: {0}")]
-    Handshake(HandshakeError),
-    /// A frame from the remote was invalid (the remote's fault).
-    #[error("frame: {0}")]
-    Frame(FrameError),
+    #[error("encryption handshake failed")]
+    Handshake(#[from] HandshakeError),
+    /// A frame could not be read or written (see the inner error for who is at fault).
+    #[error("framing failed")]
+    Frame(#[from] FrameError),
     /// The remote's Hello was malformed (the remote's fault).
-    #[error("hello: {0}")]
-    Message(MessageError),
+    #[error("invalid hello")]
+    Message(#[from] MessageError),
     /// The remote sent something other than Hello or Disconnect first (the remote's fault).
     #[error("expected hello, got message code {0}")]
     UnexpectedMessage(u64),
@@ -48,7 +50,7 @@ pub enum SetupError {
     #[error("remote disconnected: {0}")]
     Disconnected(DiscReason),
     /// We refused the remote and told it so with this reason (the remote's identity, version or
-    /// capabilities, or our limits).
+    /// capabilities, or our limits: [`DiscReason::fault`] says which).
     #[error("refused: {0}")]
     Refused(DiscReason),
     /// The server is shutting down (local).
@@ -56,29 +58,22 @@ pub enum SetupError {
     ServerClosed,
 }
 
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<io::Error> for SetupError {
-    fn from(e: io::Error) -> Self {
-        SetupError::Io(e)
-    }
-}
-
-impl From<HandshakeError> for SetupError {
-    fn from(e: HandshakeError) -> Self {
-        SetupError::Handshake(e)
-    }
-}
-
-impl From<FrameError> for SetupError {
-    fn from(e: FrameError) -> Self {
-        SetupError::Frame(e)
-    }
-}
-
-impl From<MessageError> for SetupError {
-    fn from(e: MessageError) -> Self {
-        SetupError::Message(e)
+impl SetupError {
+    /// Whose fault: the inner error's for a handshake, frame or Hello error; the reason's
+    /// ([`DiscReason::fault`]) when we refused; [`Fault::Remote`] for a timeout, an unexpected
+    /// first message and a Disconnect the remote sent; [`Fault::Io`] for the socket.
+    pub fn fault(&self) -> Fault {
+        match self {
+            SetupError::Io(_) => Fault::Io,
+            SetupError::Timeout
+            | SetupError::UnexpectedMessage(_)
+            | SetupError::Disconnected(_) => Fault::Remote,
+            SetupError::Handshake(e) => e.fault(),
+            SetupError::Frame(e) => e.fault(),
+            SetupError::Message(e) => e.fault(),
+            SetupError::Refused(r) => r.fault(),
+            SetupError::ServerClosed => Fault::Local,
+        }
     }
 }
 
@@ -97,23 +92,14 @@ pub(crate) struct ConnWriter {
     buf: Vec<u8>,
 }
 
-/// Why reading a message failed.
-#[derive(Debug)]
+/// Why reading a message failed: the socket or the frame codec, which say everything (the
+/// wrapper adds no layer of its own).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum ReadError {
-    Io(io::Error),
-    Frame(FrameError),
-}
-
-impl From<io::Error> for ReadError {
-    fn from(e: io::Error) -> Self {
-        ReadError::Io(e)
-    }
-}
-
-impl From<FrameError> for ReadError {
-    fn from(e: FrameError) -> Self {
-        ReadError::Frame(e)
-    }
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
 }
 
 impl From<ReadError> for SetupError {
@@ -125,10 +111,12 @@ impl From<ReadError> for SetupError {
     }
 }
 
-/// Why writing a message failed.
-#[derive(Debug)]
+/// Why writing a message failed (like [`ReadError`], no layer of its own).
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum WriteError {
+    #[error(transparent)]
     Io(io::Error),
+    #[error(transparent)]
     Frame(FrameError),
 }
 
@@ -137,24 +125,6 @@ impl From<WriteError> for SetupError {
         match e {
             WriteError::Io(e) => SetupError::Io(e),
             WriteError::Frame(e) => SetupError::Frame(e),
-        }
-    }
-}
-
-impl std::fmt::Display for WriteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WriteError::Io(e) => write!(f, "i/o: {e}"),
-            WriteError::Frame(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::Io(e) => write!(f, "i/o: {e}"),
-            ReadError::Frame(e) => write!(f, "{e}"),
         }
     }
 }
@@ -331,4 +301,73 @@ pub(crate) async fn send_disconnect(
     let payload = encode_disconnect(reason);
     let _ = tokio::time::timeout(deadline, writer.write_msg(DISC_MSG, &payload)).await;
     let _ = tokio::time::timeout(deadline, writer.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::proto::ecies::EciesError;
+
+    #[test]
+    fn every_setup_error_has_a_fault() {
+        let all = [
+            SetupError::Io(io::Error::from(io::ErrorKind::ConnectionReset)),
+            SetupError::Timeout,
+            SetupError::Handshake(HandshakeError::Ecies(EciesError::MacMismatch)),
+            SetupError::Handshake(HandshakeError::InvalidRemoteId),
+            SetupError::Frame(FrameError::HeaderMacMismatch),
+            SetupError::Frame(FrameError::TooLargeToSend { size: 1 << 25 }),
+            SetupError::Message(MessageError::TooManyCaps),
+            SetupError::UnexpectedMessage(2),
+            SetupError::Disconnected(DiscReason::TooManyPeers),
+            SetupError::Refused(DiscReason::UnexpectedIdentity),
+            SetupError::Refused(DiscReason::TooManyPeers),
+            SetupError::Refused(DiscReason::SelfConnect),
+            SetupError::ServerClosed,
+        ];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match &e {
+                SetupError::Io(_) => Fault::Io,
+                SetupError::Timeout => Fault::Remote,
+                SetupError::Handshake(HandshakeError::InvalidRemoteId) => Fault::Local,
+                SetupError::Handshake(_) => Fault::Remote,
+                SetupError::Frame(FrameError::TooLargeToSend { .. }) => Fault::Local,
+                SetupError::Frame(_) => Fault::Remote,
+                SetupError::Message(_) => Fault::Remote,
+                SetupError::UnexpectedMessage(_) => Fault::Remote,
+                // Whatever reason the remote gives, disconnecting us was its decision.
+                SetupError::Disconnected(_) => Fault::Remote,
+                SetupError::Refused(DiscReason::TooManyPeers) => Fault::Limit,
+                SetupError::Refused(DiscReason::SelfConnect) => Fault::Local,
+                SetupError::Refused(_) => Fault::Remote,
+                SetupError::ServerClosed => Fault::Local,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn setup_errors_chain_their_causes() {
+        let e = SetupError::from(HandshakeError::Ecies(EciesError::MacMismatch));
+        assert_eq!(e.to_string(), "encryption handshake failed");
+        assert_eq!(
+            peernet_core::error::Chain(&e).to_string(),
+            "encryption handshake failed: handshake message did not decrypt: \
+             ecies: message authentication failed"
+        );
+        let e = SetupError::from(io::Error::other("reset"));
+        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("reset"));
+        // The transparent read wrapper adds nothing: its cause's text and source.
+        let r = ReadError::from(FrameError::BadMessageCode(
+            crate::proto::rlp::RlpError::Truncated,
+        ));
+        assert_eq!(
+            r.to_string(),
+            "frame data does not start with a valid message code"
+        );
+        assert!(r.source().is_some());
+    }
 }

@@ -6,25 +6,36 @@
 //!
 //! ## Layout
 //!
-//! Sans-IO cores (no tokio, no sockets, no clock; bytes in, bytes out):
+//! Two rooms, one layer above the other; the upper imports the lower, never the reverse.
+//!
+//! `src/proto/`: the wire protocol as sans-IO state machines and codecs (no runtime, no sockets,
+//! no clock, no awaiting; bytes in, bytes out; randomness and time are passed in). CI greps the
+//! folder to keep it that way. Lowest first; each module imports only the ones above it:
 //!
 //! | module | what | error |
 //! |---|---|---|
 //! | [`rlp`] | RLP encoding, strict zero-copy decoding | [`rlp::RlpError`] |
-//! | node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
-//! | ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
-//! | handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
-//! | frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`] |
-//! | message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
-//! | caps | [`Cap`], [`match_protocols`]: offsets from 16 in name order | — |
+//! | proto::node | [`NodeId`], [`Enode`] (`enode://id@ip:port`), key validation | [`NodeError`] |
+//! | proto::ecies | RLPx's ECIES ([`ecies_encrypt`], [`ecies_decrypt`]) | [`EciesError`] |
+//! | proto::caps | [`Cap`], [`match_protocols`]: offsets from [`BASE_PROTOCOL_LENGTH`] in name order | — |
+//! | proto::message | [`Hello`], Disconnect and [`DiscReason`], Ping/Pong codes | [`MessageError`] |
+//! | proto::handshake | [`Handshake`]: auth/ack (EIP-8 and legacy), [`Secrets`] | [`HandshakeError`] |
+//! | proto::frame | [`FrameWriter`] / [`FrameReader`]: AES-256-CTR, keccak MACs, snappy | [`FrameError`], [`SnappyError`] |
 //!
-//! The tokio driver, with go-ethereum's names:
+//! `src/conn.rs`, `src/peer.rs`, `src/server.rs`: the tokio drivers, with go-ethereum's names.
+//! They own the sockets, timers and tasks and pump bytes through `proto`:
 //!
 //! | module | what | error |
 //! |---|---|---|
 //! | conn | bytes through the handshake and codec; the Hello exchange | [`SetupError`] |
 //! | peer | [`Peer`] (run loop, `read_loop`, `ping_loop`, one write at a time), [`Protocol`], [`ProtoRw`] | [`RwError`], [`RunError`] |
 //! | server | [`Server`]: listen, dial, setup checkpoints, limits, [`ServerEvent`]s | [`ServerError`] |
+//!
+//! ## Errors
+//!
+//! Every error type answers `fault()` ([`peernet_core::Fault`]: the remote, us, one of our
+//! limits, or the network). An error's `Display` describes its own layer; its cause is its
+//! `source()`: print the chain with [`peernet_core::error::Chain`].
 //!
 //! A connection goes: TCP → [`Handshake`] (timeout) → checks (self, too many peers, already
 //! connected) → Hello exchange (timeout; identity and version checks; snappy from p2p v5) →
@@ -56,34 +67,31 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-mod caps;
-mod ecies;
-mod frame;
-mod handshake;
-mod message;
-mod node;
-pub mod rlp;
+mod proto;
 
 mod conn;
 mod peer;
 mod server;
 
-pub use caps::{match_protocols, Cap, SharedCap};
-pub use ecies::{decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD};
-pub use frame::{
-    decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, HEADER_LEN,
+pub use proto::caps::{match_protocols, Cap, SharedCap, BASE_PROTOCOL_LENGTH};
+pub use proto::ecies::{
+    decrypt as ecies_decrypt, encrypt as ecies_encrypt, EciesError, ECIES_OVERHEAD,
+};
+pub use proto::frame::{
+    decompress, session, FrameError, FrameReader, FrameWriter, RawMessage, SnappyError, HEADER_LEN,
     MAX_FRAME_SIZE, MAX_MESSAGE_SIZE,
 };
-pub use handshake::{
+pub use proto::handshake::{
     read_ack, read_auth, AckMessage, AuthMessage, Handshake, HandshakeError, HandshakeForm, Role,
     Secrets, HANDSHAKE_VERSION, LEGACY_ACK_LEN, LEGACY_AUTH_LEN,
 };
-pub use message::{
+pub use proto::message::{
     check_hello, decode_disconnect, encode_disconnect, DiscReason, Hello, MessageError,
-    BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE,
-    PING_MSG, PONG_MSG, SNAPPY_PROTOCOL_VERSION,
+    BASE_PROTOCOL_VERSION, DISC_MSG, HELLO_MSG, MAX_CAPS, MAX_HELLO_SIZE, PING_MSG, PONG_MSG,
+    SNAPPY_PROTOCOL_VERSION,
 };
-pub use node::{Enode, NodeError, NodeId};
+pub use proto::node::{Enode, NodeError, NodeId};
+pub use proto::rlp;
 
 pub use conn::SetupError;
 pub use peer::{Msg, Peer, PeerExit, ProtoRw, Protocol, RunError, RwError};

@@ -8,21 +8,23 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use peernet_core::error::Chain;
+use peernet_core::Fault;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::caps::{Cap, SharedCap};
 use crate::conn::{self, ConnReader, ConnWriter, ReadError};
-use crate::frame::FrameError;
-use crate::message::{
-    decode_disconnect, DiscReason, Hello, BASE_PROTOCOL_LENGTH, DISC_MSG, EMPTY_LIST, PING_MSG,
-    PONG_MSG,
+use crate::proto::caps::{Cap, SharedCap, BASE_PROTOCOL_LENGTH};
+use crate::proto::frame::FrameError;
+use crate::proto::message::{
+    decode_disconnect, DiscReason, Hello, DISC_MSG, EMPTY_LIST, PING_MSG, PONG_MSG,
 };
-use crate::node::NodeId;
+use crate::proto::node::NodeId;
 
 /// A message as a subprotocol sees it: the code relative to the protocol's offset, and the
 /// payload (normally RLP), already decompressed.
@@ -37,7 +39,8 @@ pub struct Msg {
 }
 
 /// Why a [`ProtoRw`] read or write failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum RwError {
     /// The protocol wrote a code outside its `length` (local misuse: a bug in the protocol).
     #[error("message code {code} out of range for a protocol of length {length}")]
@@ -50,39 +53,69 @@ pub enum RwError {
     /// The peer has shut down (its exit reason says why).
     #[error("peer connection closed")]
     Closed,
-    /// Writing to the connection failed; the peer is ending (the network, or the remote stopped
-    /// reading).
-    #[error("write failed: {0}")]
-    WriteFailed(String),
+    /// Writing to the connection failed or timed out (`TimedOut`); the peer is ending (the
+    /// network, or the remote stopped reading). Shared: every writer waiting on the same
+    /// system call gets it.
+    #[error("write to the connection failed")]
+    WriteFailed(#[source] Arc<io::Error>),
     /// The message is too large to send (local misuse).
-    #[error("message too large: {0}")]
-    TooLarge(FrameError),
-    /// Too many pings are awaiting their pong (local misuse of [`Peer::ping`]).
+    #[error("message too large to send")]
+    TooLarge(#[source] FrameError),
+    /// [`Peer::ping`] has too many pings awaiting their pong (our cap on pending pings).
     #[error("too many pings in flight")]
     TooManyPings,
 }
 
+impl RwError {
+    /// Whose fault: [`Fault::Local`] for a bad code or size, [`Fault::Limit`] for too many
+    /// pings, [`Fault::Io`] for a failed write and for a connection that has closed (the
+    /// [`PeerExit`] says why it closed).
+    pub fn fault(&self) -> Fault {
+        match self {
+            RwError::CodeOutOfRange { .. } => Fault::Local,
+            RwError::Closed | RwError::WriteFailed(_) => Fault::Io,
+            RwError::TooLarge(e) => e.fault(),
+            RwError::TooManyPings => Fault::Limit,
+        }
+    }
+}
+
+/// Equal variants with equal contents; two write failures are equal when their kinds and texts
+/// are (`io::Error` has no `PartialEq`).
+impl PartialEq for RwError {
+    fn eq(&self, other: &Self) -> bool {
+        match self {
+            RwError::CodeOutOfRange { code, length } => matches!(
+                other,
+                RwError::CodeOutOfRange { code: c, length: l } if c == code && l == length
+            ),
+            RwError::Closed => matches!(other, RwError::Closed),
+            RwError::WriteFailed(a) => matches!(
+                other,
+                RwError::WriteFailed(b) if a.kind() == b.kind() && a.to_string() == b.to_string()
+            ),
+            RwError::TooLarge(a) => matches!(other, RwError::TooLarge(b) if a == b),
+            RwError::TooManyPings => matches!(other, RwError::TooManyPings),
+        }
+    }
+}
+
+impl Eq for RwError {}
+
 /// How a protocol's `run` ended with an error: go-ethereum's `discReasonForError`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     /// The protocol asks to disconnect with this reason (the protocol's decision about the
     /// remote).
     #[error("disconnect: {0}")]
     Disconnect(DiscReason),
     /// A read or write on the protocol's [`ProtoRw`] failed (see [`RwError`]).
-    #[error("{0}")]
-    Rw(RwError),
+    #[error("protocol read or write failed")]
+    Rw(#[from] RwError),
     /// Any other protocol-level error: the peer is disconnected with "subprotocol error".
-    #[error("{0}")]
-    Other(Box<dyn std::error::Error + Send + Sync>),
-}
-
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<RwError> for RunError {
-    fn from(e: RwError) -> Self {
-        RunError::Rw(e)
-    }
+    #[error("protocol failed")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<DiscReason> for RunError {
@@ -95,6 +128,17 @@ impl RunError {
     /// Wraps any error as [`RunError::Other`].
     pub fn other(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> RunError {
         RunError::Other(e.into())
+    }
+
+    /// Whose fault: the reason's ([`DiscReason::fault`]) for a requested disconnect, the inner
+    /// error's for a read or write, and [`Fault::Remote`] for any other protocol error: it ends
+    /// the peer with "subprotocol error", the protocol's verdict on what the remote sent.
+    pub fn fault(&self) -> Fault {
+        match self {
+            RunError::Disconnect(r) => r.fault(),
+            RunError::Rw(e) => e.fault(),
+            RunError::Other(_) => Fault::Remote,
+        }
     }
 
     fn reason(&self) -> DiscReason {
@@ -390,7 +434,9 @@ impl Peer {
     }
 }
 
-/// Everything a peer needs to start.
+/// Everything a peer needs to start: the established connection (go-ethereum's `conn`: the
+/// session halves, the remote's identity and Hello) and the protocols to run on it, as
+/// go-ethereum's `newPeer(conn, protocols)` takes them.
 pub(crate) struct PeerSetup {
     pub reader: ConnReader,
     pub writer: ConnWriter,
@@ -401,6 +447,14 @@ pub(crate) struct PeerSetup {
     pub remote_addr: Option<SocketAddr>,
     pub inbound: bool,
     pub timing: PeerTiming,
+}
+
+/// The run loop's ends of the channels that the [`Peer`] handle and the protocols send on.
+struct RunChannels {
+    /// Cloned into the read loop (pongs), the ping loop and each protocol's [`ProtoRw`].
+    write_tx: mpsc::Sender<WriteRequest>,
+    write_rx: mpsc::Receiver<WriteRequest>,
+    disc_rx: mpsc::Receiver<DiscReason>,
 }
 
 /// Starts a peer (go-ethereum's `newPeer` + `go p.run()`); `on_exit` runs once it has ended.
@@ -415,7 +469,7 @@ pub(crate) fn start_peer(
     let peer = Peer {
         inner: Arc::new(PeerInner {
             id: setup.id,
-            hello: setup.hello,
+            hello: setup.hello.clone(),
             shared: setup.shared.clone(),
             remote_addr: setup.remote_addr,
             inbound: setup.inbound,
@@ -426,19 +480,13 @@ pub(crate) fn start_peer(
         }),
     };
     let p = peer.clone();
+    let channels = RunChannels {
+        write_tx,
+        write_rx,
+        disc_rx,
+    };
     tokio::spawn(async move {
-        let exit = run(
-            p.clone(),
-            setup.reader,
-            setup.writer,
-            setup.shared,
-            setup.protocols,
-            setup.timing,
-            write_tx,
-            write_rx,
-            disc_rx,
-        )
-        .await;
+        let exit = run(p.clone(), setup, channels).await;
         tracing::debug!(peer = ?p.inner.id, %exit, "peer ended");
         let _ = exit_tx.send(Some(exit.clone()));
         on_exit(&p, exit);
@@ -461,18 +509,22 @@ struct ProtoSlot {
     tx: mpsc::Sender<Msg>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    peer: Peer,
-    reader: ConnReader,
-    mut writer: ConnWriter,
-    shared: Vec<SharedCap>,
-    protocols: Vec<Protocol>,
-    timing: PeerTiming,
-    write_tx: mpsc::Sender<WriteRequest>,
-    mut write_rx: mpsc::Receiver<WriteRequest>,
-    mut disc_rx: mpsc::Receiver<DiscReason>,
-) -> PeerExit {
+/// The peer's life (go-ethereum's `Peer.run`): the read and ping loops, the protocols, the
+/// writes one at a time, and the shutdown.
+async fn run(peer: Peer, setup: PeerSetup, channels: RunChannels) -> PeerExit {
+    let PeerSetup {
+        reader,
+        mut writer,
+        shared,
+        protocols,
+        timing,
+        ..
+    } = setup;
+    let RunChannels {
+        write_tx,
+        mut write_rx,
+        mut disc_rx,
+    } = channels;
     let (slots, tasks, mut proto_err_rx) =
         start_protocols(&peer, &shared, &protocols, &write_tx, timing.inbound_queue);
 
@@ -500,8 +552,8 @@ async fn run(
                     Ok(ReadLoopEnd::Disconnected(r)) => (r, true, "remote sent disconnect".to_string()),
                     Ok(ReadLoopEnd::Timeout) => (DiscReason::ReadTimeout, false, "nothing received within the read timeout".into()),
                     Ok(ReadLoopEnd::CodeOutOfRange(c)) => (DiscReason::ProtocolError, false, format!("msg code out of range: {c}")),
-                    Ok(ReadLoopEnd::Read(ReadError::Io(e))) => (DiscReason::NetworkError, false, format!("read: {e}")),
-                    Ok(ReadLoopEnd::Read(ReadError::Frame(e))) => (DiscReason::ProtocolError, false, format!("read: {e}")),
+                    Ok(ReadLoopEnd::Read(ReadError::Io(e))) => (DiscReason::NetworkError, false, format!("read: {}", Chain(&e))),
+                    Ok(ReadLoopEnd::Read(ReadError::Frame(e))) => (DiscReason::ProtocolError, false, format!("read: {}", Chain(&e))),
                     Ok(ReadLoopEnd::Closed) | Err(_) => (DiscReason::NetworkError, false, "read loop ended".into()),
                 };
             }
@@ -509,7 +561,7 @@ async fn run(
             Some((cap, res)) = proto_err_rx.recv() => {
                 break match res {
                     Ok(()) => (DiscReason::ClientQuit, false, format!("protocol {cap} returned")),
-                    Err(e) => (e.reason(), false, format!("protocol {cap} failed: {e}")),
+                    Err(e) => (e.reason(), false, format!("protocol {cap} failed: {}", Chain(&e))),
                 };
             }
             Some(req) = write_rx.recv() => {
@@ -536,14 +588,17 @@ async fn run(
                 }
                 let res = match tokio::time::timeout(timing.write_timeout, writer.flush_queued()).await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(RwError::WriteFailed(e.to_string())),
-                    Err(_) => Err(RwError::WriteFailed("write timed out".into())),
+                    Ok(Err(e)) => Err(RwError::WriteFailed(Arc::new(e))),
+                    Err(_) => Err(RwError::WriteFailed(Arc::new(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "write timed out",
+                    )))),
                 };
                 for done in waiting.into_iter().flatten() {
                     let _ = done.send(res.clone());
                 }
-                if let Err(RwError::WriteFailed(e)) = res {
-                    break (DiscReason::NetworkError, false, format!("write: {e}"));
+                if let Err(e @ RwError::WriteFailed(_)) = res {
+                    break (DiscReason::NetworkError, false, format!("write: {}", Chain(&e)));
                 }
             }
         }
@@ -726,5 +781,68 @@ async fn ping_loop(
         if writes.send(req).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rw_error_has_a_fault() {
+        let all = [
+            RwError::CodeOutOfRange { code: 2, length: 2 },
+            RwError::Closed,
+            RwError::WriteFailed(Arc::new(io::Error::from(io::ErrorKind::BrokenPipe))),
+            RwError::TooLarge(FrameError::TooLargeToSend { size: 1 << 25 }),
+            RwError::TooManyPings,
+        ];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                RwError::CodeOutOfRange { .. } | RwError::TooLarge(_) => Fault::Local,
+                RwError::Closed | RwError::WriteFailed(_) => Fault::Io,
+                RwError::TooManyPings => Fault::Limit,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn every_run_error_has_a_fault() {
+        let all = [
+            RunError::Disconnect(DiscReason::UselessPeer),
+            RunError::Disconnect(DiscReason::TooManyPeers),
+            RunError::Rw(RwError::TooManyPings),
+            RunError::Rw(RwError::Closed),
+            RunError::Rw(RwError::CodeOutOfRange { code: 9, length: 2 }),
+            RunError::other("bad block"),
+        ];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match &e {
+                RunError::Disconnect(DiscReason::TooManyPeers) => Fault::Limit,
+                RunError::Disconnect(_) => Fault::Remote,
+                RunError::Rw(RwError::CodeOutOfRange { .. } | RwError::TooLarge(_)) => Fault::Local,
+                RunError::Rw(RwError::TooManyPings) => Fault::Limit,
+                RunError::Rw(_) => Fault::Io,
+                RunError::Other(_) => Fault::Remote,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn write_failures_chain_the_io_error() {
+        let e = RwError::WriteFailed(Arc::new(io::Error::other("broken pipe")));
+        assert_eq!(e.to_string(), "write to the connection failed");
+        assert_eq!(
+            Chain(&RunError::from(e)).to_string(),
+            "protocol read or write failed: write to the connection failed: broken pipe"
+        );
+        assert_eq!(
+            Chain(&RunError::other("bad block")).to_string(),
+            "protocol failed: bad block"
+        );
     }
 }

@@ -6,29 +6,33 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use peernet_core::error::Chain;
+use peernet_core::Fault;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, watch, Semaphore};
 
-use crate::caps::{match_protocols, Cap};
 use crate::conn::{self, BoxStream, ConnWriter, SetupError};
-use crate::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
-use crate::node::{Enode, NodeId};
 use crate::peer::{start_peer, Peer, PeerExit, PeerSetup, PeerTiming, Protocol};
-use crate::SecretKey;
+use crate::proto::caps::{match_protocols, Cap};
+use crate::proto::message::{DiscReason, Hello, BASE_PROTOCOL_VERSION};
+use crate::proto::node::{Enode, NodeId};
+use k256::SecretKey;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
-    /// Binding the listening socket failed (local: address in use, permissions).
-    #[error("listen: {0}")]
-    Listen(std::io::Error),
+    /// Binding the listening socket failed (address in use, permissions).
+    #[error("cannot listen")]
+    Listen(#[from] std::io::Error),
 }
 
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<std::io::Error> for ServerError {
-    fn from(e: std::io::Error) -> Self {
-        ServerError::Listen(e)
+impl ServerError {
+    /// Whose fault: [`Fault::Io`], the operating system refused the socket.
+    pub fn fault(&self) -> Fault {
+        match self {
+            ServerError::Listen(_) => Fault::Io,
+        }
     }
 }
 
@@ -170,7 +174,7 @@ impl Server {
                     r = listener.accept() => match r {
                         Ok(x) => x,
                         Err(e) => {
-                            tracing::warn!(error = %e, "accept failed");
+                            tracing::warn!(error = %Chain(&e), "accept failed");
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
@@ -188,7 +192,7 @@ impl Server {
                     let res = s2.setup_conn(Box::new(stream), None, Some(remote)).await;
                     drop(permit);
                     if let Err(e) = res {
-                        tracing::debug!(%remote, error = %e, "inbound connection failed");
+                        tracing::debug!(%remote, error = %Chain(&e), fault = %e.fault(), "inbound connection failed");
                     }
                 });
             }
@@ -363,8 +367,17 @@ impl Server {
             };
             match (check, &mut peers, writer.take(), reader.take()) {
                 (Ok(()), Ok(peers), Some(w), Some(r)) => {
-                    let peer =
-                        self.start(r, w, remote_id, hello, shared, remote_addr, dial.is_none());
+                    let peer = self.start(PeerSetup {
+                        reader: r,
+                        writer: w,
+                        id: remote_id,
+                        hello,
+                        shared,
+                        protocols: cfg.protocols.clone(),
+                        remote_addr,
+                        inbound: dial.is_none(),
+                        timing: cfg.timing(),
+                    });
                     peers.insert(remote_id, peer.clone());
                     // Sent under the lock so that it precedes this peer's PeerRemoved.
                     let _ = self.inner.events.send(ServerEvent::PeerAdded(peer.clone()));
@@ -385,45 +398,22 @@ impl Server {
         Ok(peer)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        &self,
-        reader: conn::ConnReader,
-        writer: ConnWriter,
-        remote_id: NodeId,
-        hello: Hello,
-        shared: Vec<crate::caps::SharedCap>,
-        remote_addr: Option<SocketAddr>,
-        inbound: bool,
-    ) -> Peer {
+    /// Starts the peer and arranges for it to leave the peer set when it ends.
+    fn start(&self, setup: PeerSetup) -> Peer {
         let server = self.clone();
-        let cfg = &self.inner.config;
-        start_peer(
-            PeerSetup {
-                reader,
-                writer,
-                id: remote_id,
-                hello,
-                shared,
-                protocols: cfg.protocols.clone(),
-                remote_addr,
-                inbound,
-                timing: cfg.timing(),
-            },
-            move |p: &Peer, exit: PeerExit| {
-                if let Ok(mut peers) = server.inner.peers.lock() {
-                    // Remove only this peer, not a newer connection with the same id.
-                    if peers.get(&p.id()).is_some_and(|q| q.same(p)) {
-                        peers.remove(&p.id());
-                    }
+        start_peer(setup, move |p: &Peer, exit: PeerExit| {
+            if let Ok(mut peers) = server.inner.peers.lock() {
+                // Remove only this peer, not a newer connection with the same id.
+                if peers.get(&p.id()).is_some_and(|q| q.same(p)) {
+                    peers.remove(&p.id());
                 }
-                tracing::info!(peer = %p.id(), %exit, "peer removed");
-                let _ = server
-                    .inner
-                    .events
-                    .send(ServerEvent::PeerRemoved { id: p.id(), exit });
-            },
-        )
+            }
+            tracing::info!(peer = %p.id(), %exit, "peer removed");
+            let _ = server
+                .inner
+                .events
+                .send(ServerEvent::PeerRemoved { id: p.id(), exit });
+        })
     }
 
     /// Stops accepting, disconnects every peer with "client quitting" and waits for them.
@@ -435,6 +425,27 @@ impl Server {
         }
         for p in &peers {
             p.wait().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_error_has_a_fault() {
+        let all = [ServerError::Listen(std::io::Error::from(
+            std::io::ErrorKind::AddrInUse,
+        ))];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match &e {
+                ServerError::Listen(_) => Fault::Io,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+            assert_eq!(e.to_string(), "cannot listen");
+            assert!(std::error::Error::source(&e).is_some());
         }
     }
 }

@@ -122,11 +122,31 @@ fn bad_signature_is_refused() {
     }
     // A well-formed signature over the wrong message recovers some other key: the handshake
     // "succeeds" with a wrong ephemeral key, so the session MACs cannot match afterwards.
-    let p = eip8_packet(
-        &k,
-        &auth_body(&[0x11; 65], id(&key(1)).as_bytes(), &[0; 32]),
-    );
-    let _ = hs.read(&p, &mut rand::thread_rng());
+    let mut rng = rand::thread_rng();
+    let (ka, eph, nonce) = (key(1), key(9), [5u8; 32]);
+    let (sig, recid) = k256::ecdsa::SigningKey::from(&eph)
+        .sign_prehash_recoverable(&[0x22; 32])
+        .unwrap();
+    let mut sig65 = [0u8; 65];
+    sig65[..64].copy_from_slice(&sig.to_bytes());
+    sig65[64] = recid.to_byte();
+    let p = eip8_packet(&k, &auth_body(&sig65, id(&ka).as_bytes(), &nonce));
+    assert_eq!(hs.read(&p, &mut rng).unwrap(), Some(p.len()));
+    // The initiator that really holds `eph` reads the ack. It "sent" the same auth bytes, so the
+    // two sides differ only in the ephemeral key the recipient recovered.
+    let mut a =
+        Handshake::initiator_with(ka, id(&k), eph, nonce, HandshakeForm::Eip8, &mut rng).unwrap();
+    a.set_sent_auth_for_test_vectors(p);
+    let ack = hs.take_outgoing();
+    assert_eq!(a.read(&ack, &mut rng).unwrap(), Some(ack.len()));
+    let (sa, sb) = (a.finish().unwrap(), hs.finish().unwrap());
+    assert_ne!(sa.aes_secret, sb.aes_secret);
+    let (mut w, _) = session(&sa);
+    let (_, mut r) = session(&sb);
+    let mut f = Vec::new();
+    w.write_msg(HELLO_MSG, &[0xc0], &mut f).unwrap();
+    // The first frame is refused at its header MAC, before anything is decrypted or decoded.
+    assert_eq!(r.decode(&f).unwrap_err(), FrameError::HeaderMacMismatch);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The EIP-8 handshake test vectors, byte for byte, and a frame computed step by step from the
-//! spec text.
+//! The EIP-8 handshake test vectors, byte for byte (published by EIP-8), and a frame computed
+//! step by step from our reading of the spec text (not a published vector: see `known_frame`).
 
 use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use peernet_devp2p::*;
@@ -254,6 +254,12 @@ fn full_handshake_both_forms() {
 
 /// The frame layout computed from the spec text with the primitives directly, compared with
 /// what the codec writes: header, header-mac, frame, frame-mac for fixed secrets.
+///
+/// This is NOT a published test vector. The expected bytes are our own reading of rlpx.md,
+/// computed by hand in this test: it shows that the codec does what we think the spec says, and
+/// would not catch a misreading shared by the codec and this test. (We know of no published frame
+/// vector; checking our framing against go-ethereum itself is a separate issue.) The EIP-8
+/// tests above, by contrast, use the published bytes.
 #[test]
 fn known_frame() {
     let aes_secret = [0x11u8; 32];

@@ -14,10 +14,11 @@
 
 use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use aes::Aes256;
+use peernet_core::Fault;
 use sha3::{Digest, Keccak256};
 
-use crate::handshake::Secrets;
-use crate::rlp::{self, RlpError};
+use crate::proto::handshake::Secrets;
+use crate::proto::rlp::{self, RlpError};
 
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
@@ -32,6 +33,7 @@ const HEADER_DATA: [u8; 3] = [0xc2, 0x80, 0x80];
 
 /// Why a frame could not be written or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The header MAC does not match (the remote's fault: corrupted or forged data, or it does
     /// not hold the session keys).
@@ -41,8 +43,8 @@ pub enum FrameError {
     #[error("frame MAC mismatch")]
     FrameMacMismatch,
     /// The frame data does not start with a valid RLP message code (the remote's fault).
-    #[error("invalid message code: {0}")]
-    BadMessageCode(RlpError),
+    #[error("frame data does not start with a valid message code")]
+    BadMessageCode(#[source] RlpError),
     /// A received message inflates beyond [`MAX_MESSAGE_SIZE`] (the remote's fault; checked
     /// before decompressing).
     #[error("message of {size} bytes exceeds the {MAX_MESSAGE_SIZE}-byte limit")]
@@ -51,8 +53,8 @@ pub enum FrameError {
         size: usize,
     },
     /// The snappy data is corrupt (the remote's fault).
-    #[error("invalid snappy data: {0}")]
-    Snappy(String),
+    #[error("invalid snappy data")]
+    Snappy(#[source] SnappyError),
     /// A message given to us to send is too large for a frame (local misuse).
     #[error("message of {size} bytes is too large to send")]
     TooLargeToSend {
@@ -63,6 +65,54 @@ pub enum FrameError {
     #[error("frame reader used out of order")]
     OutOfOrder,
 }
+
+impl FrameError {
+    /// Whose fault: [`Fault::Remote`] for everything received (bad MACs, a bad code, an
+    /// oversized or corrupt payload), [`Fault::Local`] for a message too large to send and calls
+    /// out of order.
+    ///
+    /// [`FrameError::MessageTooLarge`] is the remote's fault, not a [`Fault::Limit`]: 16 MiB is
+    /// the protocol's bound (go-ethereum's too), an honest peer never exceeds it, and more
+    /// capacity later would not make the message acceptable.
+    pub fn fault(&self) -> Fault {
+        match self {
+            FrameError::HeaderMacMismatch
+            | FrameError::FrameMacMismatch
+            | FrameError::BadMessageCode(_)
+            | FrameError::MessageTooLarge { .. } => Fault::Remote,
+            FrameError::Snappy(e) => e.fault(),
+            FrameError::TooLargeToSend { .. } | FrameError::OutOfOrder => Fault::Local,
+        }
+    }
+}
+
+/// The snappy decoder's reason for refusing a payload: the source of [`FrameError::Snappy`].
+#[derive(Debug, Clone)]
+pub struct SnappyError(snap::Error);
+
+impl SnappyError {
+    /// Whose fault: [`Fault::Remote`], the sender of the compressed data.
+    pub fn fault(&self) -> Fault {
+        Fault::Remote
+    }
+}
+
+impl std::fmt::Display for SnappyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SnappyError {}
+
+/// Equal when the decoder's messages are (the decoder's error has no `PartialEq`).
+impl PartialEq for SnappyError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SnappyError {}
 
 /// A decoded message: its code (with any subprotocol offset still applied) and its payload
 /// (decompressed, still RLP).
@@ -347,11 +397,64 @@ fn open_header(
 
 /// Snappy-decompresses a payload after checking its declared length.
 pub fn decompress(payload: &[u8]) -> Result<Vec<u8>, FrameError> {
-    let size = snap::raw::decompress_len(payload).map_err(|e| FrameError::Snappy(e.to_string()))?;
+    let size =
+        snap::raw::decompress_len(payload).map_err(|e| FrameError::Snappy(SnappyError(e)))?;
     if size > MAX_MESSAGE_SIZE {
         return Err(FrameError::MessageTooLarge { size });
     }
     snap::raw::Decoder::new()
         .decompress_vec(payload)
-        .map_err(|e| FrameError::Snappy(e.to_string()))
+        .map_err(|e| FrameError::Snappy(SnappyError(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snappy_error() -> SnappyError {
+        match decompress(&[0x05, 0xff, 0xff]) {
+            Err(FrameError::Snappy(e)) => e,
+            other => panic!("not a snappy error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_frame_error_has_a_fault() {
+        for e in [
+            FrameError::HeaderMacMismatch,
+            FrameError::FrameMacMismatch,
+            FrameError::BadMessageCode(RlpError::Truncated),
+            FrameError::MessageTooLarge {
+                size: MAX_MESSAGE_SIZE + 1,
+            },
+            FrameError::Snappy(snappy_error()),
+            FrameError::TooLargeToSend {
+                size: MAX_FRAME_SIZE + 1,
+            },
+            FrameError::OutOfOrder,
+        ] {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                FrameError::HeaderMacMismatch
+                | FrameError::FrameMacMismatch
+                | FrameError::BadMessageCode(_)
+                | FrameError::MessageTooLarge { .. }
+                | FrameError::Snappy(_) => Fault::Remote,
+                FrameError::TooLargeToSend { .. } | FrameError::OutOfOrder => Fault::Local,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn snappy_error_is_the_senders_fault_and_the_frame_errors_source() {
+        use std::error::Error as _;
+        let e = snappy_error();
+        // A struct: the one "variant" is the decoder's refusal.
+        let SnappyError(_) = &e;
+        assert_eq!(e.fault(), Fault::Remote);
+        let f = FrameError::Snappy(e.clone());
+        assert_eq!(f.to_string(), "invalid snappy data");
+        assert_eq!(f.source().map(|s| s.to_string()), Some(e.to_string()));
+    }
 }

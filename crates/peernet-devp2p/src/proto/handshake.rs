@@ -11,12 +11,13 @@
 
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 use k256::{PublicKey, SecretKey};
+use peernet_core::Fault;
 use rand::{CryptoRng, Rng, RngCore};
 use sha3::{Digest, Keccak256};
 
-use crate::ecies::{self, EciesError, ECIES_OVERHEAD};
-use crate::node::NodeId;
-use crate::rlp::{self, RlpError};
+use crate::proto::ecies::{self, EciesError, ECIES_OVERHEAD};
+use crate::proto::node::NodeId;
+use crate::proto::rlp::{self, RlpError};
 
 /// Size of a pre-EIP-8 auth message (194-byte plaintext plus ECIES overhead).
 pub const LEGACY_AUTH_LEN: usize = 194 + ECIES_OVERHEAD;
@@ -27,14 +28,15 @@ pub const HANDSHAKE_VERSION: u64 = 4;
 
 /// Why the encryption handshake failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The auth or ack did not decrypt (the remote's fault: garbage, a forged message, or a
     /// message encrypted to another key).
-    #[error("handshake message: {0}")]
-    Ecies(EciesError),
-    /// The decrypted EIP-8 body is not the RLP list it should be (the remote's fault).
-    #[error("handshake body: {0}")]
-    Rlp(RlpError),
+    #[error("handshake message did not decrypt")]
+    Ecies(#[from] EciesError),
+    /// The decrypted body is not the structure it should be (the remote's fault).
+    #[error("malformed handshake body")]
+    Rlp(#[from] RlpError),
     /// A public key in the auth or ack is not a point on secp256k1 (the remote's fault).
     #[error("handshake carries an invalid public key")]
     InvalidPublicKey,
@@ -53,17 +55,18 @@ pub enum HandshakeError {
     OutOfOrder,
 }
 
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<EciesError> for HandshakeError {
-    fn from(e: EciesError) -> Self {
-        HandshakeError::Ecies(e)
-    }
-}
-
-impl From<RlpError> for HandshakeError {
-    fn from(e: RlpError) -> Self {
-        HandshakeError::Rlp(e)
+impl HandshakeError {
+    /// Whose fault: [`Fault::Remote`] for what the remote sent, [`Fault::Local`] for a bad
+    /// dial target and calls out of order.
+    pub fn fault(&self) -> Fault {
+        match self {
+            HandshakeError::Ecies(e) => e.fault(),
+            HandshakeError::Rlp(e) => e.fault(),
+            HandshakeError::InvalidPublicKey
+            | HandshakeError::BadSignature
+            | HandshakeError::EphemeralHashMismatch => Fault::Remote,
+            HandshakeError::InvalidRemoteId | HandshakeError::OutOfOrder => Fault::Local,
+        }
     }
 }
 
@@ -637,5 +640,46 @@ impl Handshake {
             egress_mac,
             ingress_mac,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handshake_error_has_a_fault() {
+        for e in [
+            HandshakeError::Ecies(EciesError::MacMismatch),
+            HandshakeError::Rlp(RlpError::MissingElement),
+            HandshakeError::InvalidPublicKey,
+            HandshakeError::BadSignature,
+            HandshakeError::EphemeralHashMismatch,
+            HandshakeError::InvalidRemoteId,
+            HandshakeError::OutOfOrder,
+        ] {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                HandshakeError::Ecies(_)
+                | HandshakeError::Rlp(_)
+                | HandshakeError::InvalidPublicKey
+                | HandshakeError::BadSignature
+                | HandshakeError::EphemeralHashMismatch => Fault::Remote,
+                HandshakeError::InvalidRemoteId | HandshakeError::OutOfOrder => Fault::Local,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn causes_are_sources_not_repeated_in_the_message() {
+        use std::error::Error as _;
+        let e = HandshakeError::from(EciesError::MacMismatch);
+        assert_eq!(e.to_string(), "handshake message did not decrypt");
+        let src = e.source().map(|s| s.to_string());
+        assert_eq!(src.as_deref(), Some("ecies: message authentication failed"));
+        let e = HandshakeError::from(RlpError::MissingElement);
+        assert_eq!(e.to_string(), "malformed handshake body");
+        assert!(e.source().is_some());
     }
 }

@@ -3,9 +3,11 @@
 
 use std::fmt;
 
-use crate::caps::Cap;
-use crate::node::NodeId;
-use crate::rlp::{self, RlpError};
+use peernet_core::Fault;
+
+use crate::proto::caps::Cap;
+use crate::proto::node::NodeId;
+use crate::proto::rlp::{self, RlpError};
 
 /// Hello message code.
 pub const HELLO_MSG: u64 = 0x00;
@@ -15,8 +17,6 @@ pub const DISC_MSG: u64 = 0x01;
 pub const PING_MSG: u64 = 0x02;
 /// Pong message code.
 pub const PONG_MSG: u64 = 0x03;
-/// Codes below this belong to the base protocol; subprotocols start here.
-pub const BASE_PROTOCOL_LENGTH: u64 = 16;
 /// The p2p version we speak and announce.
 pub const BASE_PROTOCOL_VERSION: u64 = 5;
 /// From this p2p version on, messages after Hello are snappy-compressed.
@@ -31,10 +31,11 @@ pub const EMPTY_LIST: [u8; 1] = [0xc0];
 
 /// Why a base-protocol message could not be decoded. All variants are the remote's fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MessageError {
     /// The payload is not the RLP structure the message needs (the remote's fault).
-    #[error("malformed message: {0}")]
-    Rlp(RlpError),
+    #[error("malformed base-protocol message")]
+    Rlp(#[from] RlpError),
     /// The Hello lists more than [`MAX_CAPS`] capabilities (the remote's fault).
     #[error("hello lists too many capabilities")]
     TooManyCaps,
@@ -43,11 +44,16 @@ pub enum MessageError {
     HelloTooLarge(usize),
 }
 
-// The inner error is shown in the variant's message, so it is not also exposed as
-// `source()` (which would print it twice in error chains).
-impl From<RlpError> for MessageError {
-    fn from(e: RlpError) -> Self {
-        MessageError::Rlp(e)
+impl MessageError {
+    /// Whose fault: always [`Fault::Remote`]. The size and count limits are not ours to lift:
+    /// go-ethereum refuses the same, so no honest client exceeds them and a peer that does is
+    /// hostile, not short of our capacity.
+    pub fn fault(&self) -> Fault {
+        match self {
+            MessageError::Rlp(_) | MessageError::TooManyCaps | MessageError::HelloTooLarge(_) => {
+                Fault::Remote
+            }
+        }
     }
 }
 
@@ -142,6 +148,37 @@ impl DiscReason {
         DiscReason::ReadTimeout,
         DiscReason::SubprotocolError,
     ];
+}
+
+impl DiscReason {
+    /// Whose fault it is when *we* end a connection with this reason: it is what
+    /// [`check_hello`], the server's checks and a protocol's `RunError::Disconnect` return as
+    /// an error. A reason the remote sent
+    /// is always the remote's decision: the errors that carry one received (the setup error's
+    /// `Disconnected`) answer [`Fault::Remote`] without asking this.
+    ///
+    /// Ours to decide: a peer that speaks no protocol of ours ([`DiscReason::UselessPeer`]) is
+    /// [`Fault::Remote`] (nothing to retry, nothing to fix here); a second connection to a
+    /// connected node ([`DiscReason::AlreadyConnected`]) is [`Fault::Limit`], like too many
+    /// peers: one connection per node is our cap; a subprotocol's verdict
+    /// ([`DiscReason::SubprotocolError`]) is [`Fault::Remote`].
+    pub fn fault(self) -> Fault {
+        match self {
+            DiscReason::Requested | DiscReason::ClientQuit | DiscReason::SelfConnect => {
+                Fault::Local
+            }
+            DiscReason::NetworkError => Fault::Io,
+            DiscReason::TooManyPeers | DiscReason::AlreadyConnected => Fault::Limit,
+            DiscReason::ProtocolError
+            | DiscReason::UselessPeer
+            | DiscReason::IncompatibleVersion
+            | DiscReason::InvalidIdentity
+            | DiscReason::UnexpectedIdentity
+            | DiscReason::ReadTimeout
+            | DiscReason::SubprotocolError
+            | DiscReason::Unknown(_) => Fault::Remote,
+        }
+    }
 }
 
 impl fmt::Display for DiscReason {
@@ -281,6 +318,56 @@ pub fn check_hello(hello: &Hello, expected: &NodeId, min_version: u64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_message_error_is_the_remotes_fault() {
+        for e in [
+            MessageError::Rlp(RlpError::Truncated),
+            MessageError::TooManyCaps,
+            MessageError::HelloTooLarge(MAX_HELLO_SIZE + 1),
+        ] {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                MessageError::Rlp(_)
+                | MessageError::TooManyCaps
+                | MessageError::HelloTooLarge(_) => Fault::Remote,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+        use std::error::Error as _;
+        let e = MessageError::Rlp(RlpError::Truncated);
+        assert_eq!(e.to_string(), "malformed base-protocol message");
+        assert_eq!(
+            e.source().map(|s| s.to_string()),
+            Some("rlp: input too short".into())
+        );
+    }
+
+    #[test]
+    fn every_disconnect_reason_has_a_fault() {
+        let all = DiscReason::ALL
+            .into_iter()
+            .chain([DiscReason::Unknown(0x42)]);
+        for r in all {
+            // Exhaustive: a new reason does not compile until its fault is decided here.
+            let want = match r {
+                DiscReason::Requested | DiscReason::ClientQuit | DiscReason::SelfConnect => {
+                    Fault::Local
+                }
+                DiscReason::NetworkError => Fault::Io,
+                DiscReason::TooManyPeers | DiscReason::AlreadyConnected => Fault::Limit,
+                DiscReason::ProtocolError
+                | DiscReason::UselessPeer
+                | DiscReason::IncompatibleVersion
+                | DiscReason::InvalidIdentity
+                | DiscReason::UnexpectedIdentity
+                | DiscReason::ReadTimeout
+                | DiscReason::SubprotocolError
+                | DiscReason::Unknown(_) => Fault::Remote,
+            };
+            assert_eq!(r.fault(), want, "{r:?}");
+        }
+    }
 
     #[test]
     fn eip8_hello_vector() {

@@ -6,7 +6,9 @@
 
 use std::fmt;
 
-use crate::message::BASE_PROTOCOL_LENGTH;
+/// Codes below this belong to the base protocol ("p2p": Hello, Disconnect, Ping, Pong);
+/// subprotocols start here. The code space is laid out here, so this module owns the constant.
+pub const BASE_PROTOCOL_LENGTH: u64 = 16;
 
 /// A capability: a subprotocol name and version, such as `eth/68`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,6 +10,7 @@ use aes::cipher::{KeyIvInit, StreamCipher};
 use hmac::{Hmac, Mac};
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{PublicKey, SecretKey};
+use peernet_core::Fault;
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +22,7 @@ pub const ECIES_OVERHEAD: usize = 65 + 16 + 32;
 
 /// Why an ECIES message could not be decrypted. All variants are the sender's fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EciesError {
     /// Shorter than the fixed overhead (sender's fault: truncated message).
     #[error("ecies: message too short")]
@@ -33,6 +35,17 @@ pub enum EciesError {
     /// fault).
     #[error("ecies: message authentication failed")]
     MacMismatch,
+}
+
+impl EciesError {
+    /// Whose fault: always [`Fault::Remote`], the sender of the message.
+    pub fn fault(&self) -> Fault {
+        match self {
+            EciesError::TooShort | EciesError::InvalidPublicKey | EciesError::MacMismatch => {
+                Fault::Remote
+            }
+        }
+    }
 }
 
 /// secp256k1 ECDH: the x coordinate of `sk * pk`.
@@ -139,6 +152,23 @@ pub fn decrypt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ecies_error_is_the_senders_fault() {
+        for e in [
+            EciesError::TooShort,
+            EciesError::InvalidPublicKey,
+            EciesError::MacMismatch,
+        ] {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                EciesError::TooShort | EciesError::InvalidPublicKey | EciesError::MacMismatch => {
+                    Fault::Remote
+                }
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
 
     #[test]
     fn round_trip_and_tamper() {

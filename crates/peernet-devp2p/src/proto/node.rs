@@ -1,17 +1,19 @@
 //! Node identity: secp256k1 keys, 64-byte node ids and `enode://` URLs.
 
+use core::net::{IpAddr, SocketAddr};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{PublicKey, SecretKey};
+use peernet_core::Fault;
 
 /// Why a node id, public key or enode URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeError {
-    /// The 64 bytes are not the coordinates of a point on secp256k1 (the fault of whoever sent
-    /// them: a remote peer, or the user who typed the enode).
+    /// The 64 bytes are not the coordinates of a point on secp256k1 (the fault of whoever gave
+    /// them to us; see [`NodeError::fault`]).
     #[error("not a valid secp256k1 public key")]
     InvalidPublicKey,
     /// The URL does not start with `enode://` (the caller's input).
@@ -23,6 +25,22 @@ pub enum NodeError {
     /// There is no `@ip:port` part, or it does not parse (the caller's input).
     #[error("enode URL needs @ip:port with a literal IP address")]
     BadAddress,
+}
+
+impl NodeError {
+    /// Whose fault: [`Fault::Local`] for every variant. A `NodeError` reports input handed to
+    /// these functions (an enode typed by the user, an id the caller wants to dial); where this
+    /// crate checks a key that came from the network, it reports its own remote-fault error
+    /// instead (`HandshakeError::InvalidPublicKey`).
+    /// A caller that validates remote data with [`NodeId::public_key`] decides for itself.
+    pub fn fault(&self) -> Fault {
+        match self {
+            NodeError::InvalidPublicKey
+            | NodeError::BadScheme
+            | NodeError::BadNodeId
+            | NodeError::BadAddress => Fault::Local,
+        }
+    }
 }
 
 /// A node id: the 64-byte uncompressed secp256k1 public key (x || y) without the 0x04 prefix.
@@ -130,6 +148,25 @@ impl Enode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_node_error_is_the_callers_input() {
+        for e in [
+            NodeError::InvalidPublicKey,
+            NodeError::BadScheme,
+            NodeError::BadNodeId,
+            NodeError::BadAddress,
+        ] {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                NodeError::InvalidPublicKey
+                | NodeError::BadScheme
+                | NodeError::BadNodeId
+                | NodeError::BadAddress => Fault::Local,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
+    }
 
     #[test]
     fn enode_round_trip_and_errors() {

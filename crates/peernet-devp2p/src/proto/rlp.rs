@@ -7,9 +7,12 @@
 //!
 //! [`Value`] is an owned tree for tests, fuzzing and debugging.
 
+use peernet_core::Fault;
+
 /// Why RLP input could not be decoded. All variants are the fault of whoever produced the bytes
 /// (on the network, the remote peer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RlpError {
     /// The input ended inside an item (peer's fault: truncated data).
     #[error("rlp: input too short")]
@@ -52,6 +55,27 @@ pub enum RlpError {
     /// Lists nested deeper than [`MAX_DEPTH`] (peer's fault: hostile input).
     #[error("rlp: nesting too deep")]
     TooDeep,
+}
+
+impl RlpError {
+    /// Whose fault: always [`Fault::Remote`], the producer of the bytes. A caller decoding bytes
+    /// of its own making decides for itself.
+    pub fn fault(&self) -> Fault {
+        match self {
+            RlpError::Truncated
+            | RlpError::NonCanonicalSize
+            | RlpError::LeadingZeroSize
+            | RlpError::SizeOverflow
+            | RlpError::TrailingBytes
+            | RlpError::ExpectedBytes
+            | RlpError::ExpectedList
+            | RlpError::LeadingZeroInteger
+            | RlpError::IntegerOverflow
+            | RlpError::WrongLength { .. }
+            | RlpError::MissingElement
+            | RlpError::TooDeep => Fault::Remote,
+        }
+    }
 }
 
 /// Maximum list nesting that [`Value::decode`] accepts.
@@ -370,6 +394,45 @@ mod tests {
         }
         assert_eq!(Value::decode(&v), Err(RlpError::TooDeep));
         assert!(Value::decode(&deep).is_err());
+    }
+
+    #[test]
+    fn every_rlp_error_is_the_producers_fault() {
+        let all = [
+            RlpError::Truncated,
+            RlpError::NonCanonicalSize,
+            RlpError::LeadingZeroSize,
+            RlpError::SizeOverflow,
+            RlpError::TrailingBytes,
+            RlpError::ExpectedBytes,
+            RlpError::ExpectedList,
+            RlpError::LeadingZeroInteger,
+            RlpError::IntegerOverflow,
+            RlpError::WrongLength {
+                expected: 32,
+                got: 31,
+            },
+            RlpError::MissingElement,
+            RlpError::TooDeep,
+        ];
+        for e in all {
+            // Exhaustive: a new variant does not compile until its fault is decided here.
+            let want = match e {
+                RlpError::Truncated
+                | RlpError::NonCanonicalSize
+                | RlpError::LeadingZeroSize
+                | RlpError::SizeOverflow
+                | RlpError::TrailingBytes
+                | RlpError::ExpectedBytes
+                | RlpError::ExpectedList
+                | RlpError::LeadingZeroInteger
+                | RlpError::IntegerOverflow
+                | RlpError::WrongLength { .. }
+                | RlpError::MissingElement
+                | RlpError::TooDeep => Fault::Remote,
+            };
+            assert_eq!(e.fault(), want, "{e:?}");
+        }
     }
 
     fn value_strategy() -> impl Strategy<Value = Value> {
