@@ -12,11 +12,13 @@ use peernet_core::{Multiaddr, PeerId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{
+use crate::connection::Stream;
+use crate::host::{
     AddrTtl, Host, HostError, HostEvent, Inner, RecordOutcome, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
 };
+use crate::ids::ConnectionId;
 use crate::metrics::IdentifyEvent;
-use crate::{DialOptions, Stream, SwarmEvent};
+use crate::swarm::{DialOptions, SwarmEvent};
 
 /// Time allowed for a whole identify or push exchange (read or write).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,7 +121,7 @@ pub(super) fn start(host: &Host) {
 }
 
 /// Identifies the peer of a new connection and announces the outcome.
-async fn identify_conn(host: Host, peer: PeerId, id: crate::ConnectionId) {
+async fn identify_conn(host: Host, peer: PeerId, id: ConnectionId) {
     let Some(conn) = host
         .inner
         .swarm
@@ -256,6 +258,7 @@ async fn read_and_apply_inner(
     if !push {
         // We send nothing on identify: finish our side so the responder can close cleanly.
         stream.shutdown().await.map_err(|error| HostError::Io {
+            service: "identify",
             peer: peer.clone(),
             error,
         })?;
@@ -265,6 +268,7 @@ async fn read_and_apply_inner(
         let mut buf = vec![0u8; 4096];
         loop {
             let n = stream.read(&mut buf).await.map_err(|error| HostError::Io {
+                service: "identify",
                 peer: peer.clone(),
                 error,
             })?;

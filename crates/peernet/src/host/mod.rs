@@ -41,6 +41,7 @@
 mod connmgr;
 mod identify;
 mod peerstore;
+mod ping;
 #[cfg(test)]
 mod tests;
 
@@ -58,16 +59,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use peernet_core::identify::IdentifyError;
-use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
 use peernet_core::{AddrInfo, Keypair, Multiaddr, PeerId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 
-use crate::services::ping;
-use crate::{
-    MemoryTransport, QuicConfig, QuicError, QuicTransport, SecurityProtocol, Stream, Swarm,
-    SwarmConfig, SwarmError, TcpConfig, TcpTransport, Upgrader, WsTransport,
+use crate::connection::Stream;
+use crate::metrics::Metrics;
+use crate::resource::{ResourceError, ResourceLimits};
+use crate::swarm::{Swarm, SwarmConfig, SwarmError, EVENT_BUFFER};
+use crate::transport::{
+    MemoryTransport, QuicConfig, QuicError, QuicTransport, TcpConfig, TcpTransport, WsTlsConfig,
+    WsTransport,
 };
+use crate::upgrader::{SecurityProtocol, Upgrader};
 
 /// The protocol version identify announces (the one every libp2p implementation sends).
 pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
@@ -101,11 +104,14 @@ pub enum HostError {
     IdentityMismatch(PeerId),
     /// Reading or writing a stream of a host service (identify, ping) failed, or the remote
     /// answered a ping with other bytes.
-    #[error("identify with {peer}: {error}")]
+    #[error("{service} with {peer} failed")]
     Io {
+        /// The service: `identify` or `ping`.
+        service: &'static str,
         /// The remote peer.
         peer: PeerId,
         /// The I/O error.
+        #[source]
         error: std::io::Error,
     },
     /// The remote did not answer identify within [`identify::TIMEOUT`](IDENTIFY_TIMEOUT).
@@ -120,7 +126,7 @@ impl HostError {
     /// The local resource limit that refused the operation, if that is what failed (see
     /// [`SwarmError::resource_limit`]); `None` for everything else, including refusals by the
     /// remote.
-    pub fn resource_limit(&self) -> Option<&crate::ResourceError> {
+    pub fn resource_limit(&self) -> Option<&ResourceError> {
         match self {
             HostError::Swarm(e) => e.resource_limit(),
             _ => None,
@@ -165,8 +171,8 @@ pub struct HostBuilder {
     tcp: TcpConfig,
     quic: QuicConfig,
     conn_manager: ConnManagerConfig,
-    metrics: Option<crate::metrics::Metrics>,
-    ws_tls: crate::WsTlsConfig,
+    metrics: Option<Metrics>,
+    ws_tls: WsTlsConfig,
 }
 
 impl HostBuilder {
@@ -221,11 +227,11 @@ impl HostBuilder {
 
     /// Caps on connections (inbound, outbound, per peer, per IP), streams (per connection,
     /// peer, protocol, in total), inbound handshakes and buffer memory; a newcomer over a limit
-    /// is refused with a [`ResourceError`](crate::ResourceError) naming it. Default:
-    /// [`ResourceLimits::default`](crate::ResourceLimits) (go-libp2p's resource manager
-    /// defaults scaled for 1 GiB); [`ResourceLimits::unlimited`](crate::ResourceLimits::unlimited)
+    /// is refused with a [`ResourceError`](ResourceError) naming it. Default:
+    /// [`ResourceLimits::default`](ResourceLimits) (go-libp2p's resource manager
+    /// defaults scaled for 1 GiB); [`ResourceLimits::unlimited`](ResourceLimits::unlimited)
     /// switches them off. Replaces the limits of an earlier [`swarm_config`](Self::swarm_config).
-    pub fn resource_limits(mut self, limits: crate::ResourceLimits) -> Self {
+    pub fn resource_limits(mut self, limits: ResourceLimits) -> Self {
         self.swarm.limits = limits;
         self
     }
@@ -241,7 +247,7 @@ impl HostBuilder {
     /// exchanges into `metrics` (see [`metrics`](crate::metrics); [`Host::metrics`] gives it
     /// back). Default: no metrics, at no cost. Takes precedence over
     /// [`SwarmConfig::metrics`].
-    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(metrics);
         self
     }
@@ -260,7 +266,7 @@ impl HostBuilder {
 
     /// TLS for secure WebSocket (`/tls/ws`, `/wss`): the certificate to listen with, the roots
     /// to trust when dialing. Default: none (secure WebSocket addresses are refused).
-    pub fn ws_tls(mut self, tls: crate::WsTlsConfig) -> Self {
+    pub fn ws_tls(mut self, tls: WsTlsConfig) -> Self {
         self.ws_tls = tls;
         self
     }
@@ -315,7 +321,7 @@ impl HostBuilder {
                     .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
                 protocols: Mutex::new(Vec::new()),
                 observed: Mutex::new(Vec::new()),
-                events: broadcast::channel(crate::EVENT_BUFFER).0,
+                events: broadcast::channel(EVENT_BUFFER).0,
                 conn_manager: ConnManager::new(self.conn_manager),
                 trimming: AtomicBool::new(false),
                 pings: Mutex::new(HashMap::new()),
@@ -323,7 +329,7 @@ impl HostBuilder {
             }),
         };
         identify::start(&host);
-        start_ping(&host);
+        ping::serve_ping(&host);
         let listen = self.listen_addrs.unwrap_or_else(|| {
             let any = SocketAddr::from(([0, 0, 0, 0], 0));
             let mut addrs = vec![Multiaddr::tcp(any)];
@@ -359,47 +365,6 @@ struct Inner {
     pings: Mutex<HashMap<PeerId, usize>>,
     /// Our last signed peer record and the addresses it was made for.
     record: Mutex<Option<(Vec<Multiaddr>, peernet_core::identify::SignedPeerRecord)>>,
-}
-
-/// Serves `/ipfs/ping/1.0.0`, at most [`MAX_INBOUND_STREAMS_PER_PEER`] streams per peer at once
-/// (the spec's limit); a further stream is reset.
-fn start_ping(host: &Host) {
-    let weak = Arc::downgrade(&host.inner);
-    host.inner
-        .swarm
-        .set_stream_handler(ping::PROTOCOL, move |mut s| {
-            let inner = weak.upgrade();
-            async move {
-                let Some(inner) = inner else { return };
-                let peer = s.remote_peer().clone();
-                let admitted = {
-                    let mut pings = inner.pings.lock().unwrap_or_else(|e| e.into_inner());
-                    let n = pings.entry(peer.clone()).or_insert(0);
-                    *n += 1;
-                    *n <= MAX_INBOUND_STREAMS_PER_PEER
-                };
-                if admitted {
-                    if let Err(e) = ping::serve(&mut s).await {
-                        tracing::debug!(%peer, error = %e, "ping stream failed");
-                    }
-                } else {
-                    tracing::debug!(%peer, "too many ping streams from one peer; resetting");
-                    let _ = s.reset();
-                }
-                let mut pings = inner.pings.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(n) = pings.get_mut(&peer) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        pings.remove(&peer);
-                    }
-                }
-            }
-        });
-    host.inner
-        .protocols
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(ping::PROTOCOL.to_owned());
 }
 
 /// A libp2p node: identity, transports, listeners, connections, stream handlers, peerstore and
@@ -474,7 +439,7 @@ impl Host {
     }
 
     /// The metrics this host keeps, if it was built with [`HostBuilder::metrics`].
-    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+    pub fn metrics(&self) -> Option<&Metrics> {
         self.inner.swarm.metrics()
     }
 
@@ -599,28 +564,6 @@ impl Host {
             None => self.inner.swarm.new_stream(peer, protocols).await?,
         };
         Ok(stream)
-    }
-
-    /// Pings `peer` once on a new `/ipfs/ping/1.0.0` stream (dialing if needed), records the
-    /// round-trip time in the peerstore's latency average and returns it.
-    ///
-    /// # Errors
-    ///
-    /// Dial or stream errors; [`HostError::Io`] if the remote does not echo the payload.
-    pub async fn ping(&self, peer: &PeerId) -> Result<std::time::Duration, HostError> {
-        let mut s = self.new_stream(peer, &[ping::PROTOCOL]).await?;
-        let io = |error| HostError::Io {
-            peer: peer.clone(),
-            error,
-        };
-        let rtt = ping::ping(&mut s).await.map_err(io)?;
-        s.shutdown().await.map_err(io)?;
-        let _ = s.read(&mut [0u8; 1]).await;
-        self.inner.peerstore.record_latency(peer, rtt)?;
-        if let Some(m) = self.metrics() {
-            m.ping_rtt(rtt);
-        }
-        Ok(rtt)
     }
 
     /// Runs identify with `peer` now (on its best connection, dialing if needed), records the

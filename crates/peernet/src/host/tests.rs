@@ -3,7 +3,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
 use peernet_core::TransportKind;
+
+use crate::services::ping;
 
 async fn memory_host() -> Host {
     Host::builder()
@@ -109,7 +112,7 @@ async fn hosts_reach_each_other_over_quic() {
         "quic:x"
     );
     let conns = client.swarm().conns_to_peer(server.id());
-    assert_eq!(conns[0].muxer(), crate::QUIC_MUXER);
+    assert_eq!(conns[0].muxer(), crate::transport::QUIC_MUXER);
     client.close().await;
     server.close().await;
 }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::Keypair;
+use peernet_core::Keypair;
 
 fn peer() -> PeerId {
     Keypair::generate_ed25519().to_peer_id()

@@ -15,8 +15,9 @@ use peernet_core::PeerId;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 
-use super::{Listener, TransportError};
-use crate::{Connection, Upgrader};
+use crate::connection::Connection;
+use crate::transport::{expected_peer, Listener, TransportError};
+use crate::upgrader::Upgrader;
 
 /// Bytes buffered in each direction of a memory connection: four 64 KiB Noise messages, so a
 /// bulk writer is not stopped after every message (64 KiB ran perf at two thirds the rate).
@@ -100,15 +101,7 @@ impl MemoryTransport {
         expected: Option<PeerId>,
     ) -> Result<Connection, TransportError> {
         let port = memory_port(addr)?;
-        let expected = match (expected, addr.peer_id()) {
-            (Some(e), Some(in_addr)) if e != in_addr => {
-                return Err(TransportError::PeerIdMismatch {
-                    expected: e,
-                    in_addr,
-                })
-            }
-            (e, in_addr) => e.or(in_addr),
-        };
+        let expected = expected_peer(addr, expected)?;
         let refused = || TransportError::Io(io::ErrorKind::ConnectionRefused.into());
         let sender = lock(registry()).get(&port).cloned().ok_or_else(refused)?;
         let (ours, theirs) = tokio::io::duplex(DUPLEX_BUFFER);
@@ -205,7 +198,7 @@ async fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Keypair;
+    use peernet_core::Keypair;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn transport() -> MemoryTransport {

@@ -20,7 +20,10 @@ use peernet_core::{Multiaddr, PeerId, Protocol};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::{Connection, UpgradeError};
+use crate::connection::Connection;
+use crate::gater::ConnectionGater;
+use crate::resource::ResourceManager;
+use crate::upgrader::UpgradeError;
 
 /// Why a transport could not dial or listen.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,21 @@ impl TransportError {
             TransportError::Quic(e) => e.peer_id_mismatch(),
             _ => None,
         }
+    }
+}
+
+/// The peer a dial to `addr` must reach: `expected`, or the address's `/p2p/` peer; both given
+/// and different is local misuse. Every transport's dial starts here.
+pub(crate) fn expected_peer(
+    addr: &Multiaddr,
+    expected: Option<PeerId>,
+) -> Result<Option<PeerId>, TransportError> {
+    match (expected, addr.peer_id()) {
+        (Some(e), Some(in_addr)) if e != in_addr => Err(TransportError::PeerIdMismatch {
+            expected: e,
+            in_addr,
+        }),
+        (e, in_addr) => Ok(e.or(in_addr)),
     }
 }
 
@@ -156,7 +174,7 @@ impl Transport {
 
     /// Lets the transport's upgrader consult `gater` at `accept` and `secured`. QUIC has no
     /// upgrader of ours: the swarm checks its connections once they are up.
-    pub(crate) fn install_gater(&self, gater: &crate::ConnectionGater) {
+    pub(crate) fn install_gater(&self, gater: &ConnectionGater) {
         match self {
             Transport::Tcp(t) => t.upgrader().install_gater(gater.clone()),
             Transport::Memory(t) => t.upgrader().install_gater(gater.clone()),
@@ -167,7 +185,7 @@ impl Transport {
 
     /// Lets the transport's upgrader take a permit from `manager` for every connection. QUIC
     /// has no upgrader of ours: the swarm takes its connections' permits once they are up.
-    pub(crate) fn install_resources(&self, manager: &crate::ResourceManager) {
+    pub(crate) fn install_resources(&self, manager: &ResourceManager) {
         match self {
             Transport::Tcp(t) => t.upgrader().install_resources(manager.clone()),
             Transport::Memory(t) => t.upgrader().install_resources(manager.clone()),

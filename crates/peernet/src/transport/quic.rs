@@ -41,10 +41,9 @@ use rustls::{
 };
 use tokio::sync::{mpsc, Semaphore};
 
-use super::{Listener, TransportError};
-use crate::connection::ConnectionInfo;
+use crate::connection::{Connection, ConnectionInfo};
 use crate::ids::Direction;
-use crate::Connection;
+use crate::transport::{expected_peer, Listener, TransportError};
 
 /// What [`Connection::muxer`] reports for QUIC connections.
 pub const QUIC_MUXER: &str = "quic-v1";
@@ -472,15 +471,7 @@ impl QuicTransport {
         expected: Option<PeerId>,
     ) -> Result<Connection, TransportError> {
         let socket_addr = quic_socket_addr(addr)?;
-        let expected = match (expected, addr.peer_id()) {
-            (Some(e), Some(in_addr)) if e != in_addr => {
-                return Err(TransportError::PeerIdMismatch {
-                    expected: e,
-                    in_addr,
-                })
-            }
-            (e, in_addr) => e.or(in_addr),
-        };
+        let expected = expected_peer(addr, expected)?;
         let endpoint = self.endpoint_for(socket_addr).map_err(TransportError::Io)?;
         let verdict: Verdict = Arc::new(Mutex::new(None));
         let mut tls = self

@@ -2,6 +2,7 @@
 //!
 //!
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -11,8 +12,9 @@ use peernet_core::PeerId;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
-use super::{Listener, TransportError};
-use crate::{Connection, UpgradeError, Upgrader};
+use crate::connection::Connection;
+use crate::transport::{Listener, TransportError};
+use crate::upgrader::Upgrader;
 
 /// Options of the TCP transport.
 #[derive(Debug, Clone)]
@@ -135,7 +137,7 @@ impl TcpTransport {
         connected: impl FnOnce() + Send,
     ) -> Result<Connection, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
-        let expected = expected_peer(addr, expected)?;
+        let expected = super::expected_peer(addr, expected)?;
         let stream = self.connect(socket_addr).await?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
         connected();
@@ -178,15 +180,15 @@ impl TcpTransport {
     /// never holds up the others.
     pub fn listen(&self, addr: &Multiaddr) -> Result<Listener, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
-        self.listen_framed(socket_addr, Framing::Raw)
+        self.listen_with(socket_addr, RawTcp)
     }
 
-    /// Binds `socket_addr` and accepts connections carrying `framing` (raw TCP, or WebSocket
-    /// for the WebSocket transport).
-    pub(super) fn listen_framed(
+    /// Binds `socket_addr` and accepts connections, running `accept` on each (plain TCP here,
+    /// WebSocket for the WebSocket transport).
+    pub(super) fn listen_with<A: AcceptUpgrade>(
         &self,
         socket_addr: SocketAddr,
-        framing: Framing,
+        accept: A,
     ) -> Result<Listener, TransportError> {
         let socket = self.socket_for(socket_addr).map_err(TransportError::Io)?;
         socket.bind(socket_addr).map_err(TransportError::Io)?;
@@ -198,115 +200,71 @@ impl TcpTransport {
             addrs.push(local);
         }
         let (tx, rx) = mpsc::channel(ACCEPT_QUEUE);
-        let announced = framing.multiaddr(local);
+        let announced = accept.multiaddr(local);
         let task = tokio::spawn(accept_loop(
             listener,
             self.upgrader.clone(),
             self.config.nodelay,
-            framing,
+            accept,
             tx,
         ));
         Ok(Listener::new(announced, rx, task))
     }
 }
 
-/// What an accepted TCP connection carries before the upgrade.
-#[derive(Debug, Clone)]
-pub(super) enum Framing {
-    /// The upgrade runs on the TCP stream itself.
-    Raw,
-    /// A WebSocket server handshake first; the upgrade runs over its binary messages.
-    WebSocket,
-    /// TLS with this configuration, then WebSocket as above.
-    SecureWebSocket(std::sync::Arc<rustls::ServerConfig>),
+/// What a TCP listener runs on each accepted stream while it holds one of the upgrader's
+/// inbound slots: the upgrade itself for plain TCP ([`RawTcp`]), or another handshake first and
+/// then the upgrade (the WebSocket transport's, in `ws.rs`). The listener knows nothing of what
+/// runs; each transport brings its own.
+pub(super) trait AcceptUpgrade: Clone + Send + Sync + 'static {
+    /// The multiaddr of a TCP endpoint under this transport: what a listener announces, and
+    /// what each remote is called.
+    fn multiaddr(&self, addr: SocketAddr) -> Multiaddr;
+
+    /// Turns an accepted stream into a connection, all under the upgrader's timeout.
+    fn upgrade(
+        self,
+        upgrader: Upgrader,
+        stream: TcpStream,
+        remote: Multiaddr,
+        local: Multiaddr,
+    ) -> impl Future<Output = Result<Connection, TransportError>> + Send;
 }
 
-impl Framing {
+/// Plain TCP: the upgrade runs on the TCP stream itself.
+#[derive(Debug, Clone, Copy)]
+struct RawTcp;
+
+impl AcceptUpgrade for RawTcp {
     fn multiaddr(&self, addr: SocketAddr) -> Multiaddr {
-        match self {
-            Framing::Raw => Multiaddr::tcp(addr),
-            Framing::WebSocket => Multiaddr::tcp(addr).with(Protocol::Ws),
-            Framing::SecureWebSocket(_) => {
-                Multiaddr::tcp(addr).with(Protocol::Tls).with(Protocol::Ws)
-            }
-        }
+        Multiaddr::tcp(addr)
     }
 
-    /// Runs the framing's handshake (if any) and the upgrade, all under the upgrader's timeout.
-    async fn upgrade_inbound(
+    async fn upgrade(
         self,
-        upgrader: &Upgrader,
+        upgrader: Upgrader,
         stream: TcpStream,
         remote: Multiaddr,
         local: Multiaddr,
     ) -> Result<Connection, TransportError> {
-        match self {
-            Framing::Raw => Ok(upgrader.upgrade_inbound(stream, remote, local).await?),
-            Framing::WebSocket => {
-                let timeout = upgrader.timeout();
-                // Gater and resource limits before the WebSocket handshake costs anything.
-                let admission = upgrader.admit_inbound(&remote, &local)?;
-                let upgrade = async {
-                    let ws = super::ws::accept_ws(stream)
-                        .await
-                        .map_err(TransportError::Ws)?;
-                    Ok(upgrader
-                        .upgrade_inbound_admitted(ws, remote, local, admission)
-                        .await?)
-                };
-                tokio::time::timeout(timeout, upgrade)
-                    .await
-                    .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
-            }
-            Framing::SecureWebSocket(config) => {
-                let timeout = upgrader.timeout();
-                // Gater and resource limits before the TLS and WebSocket handshakes.
-                let admission = upgrader.admit_inbound(&remote, &local)?;
-                let upgrade = async {
-                    let ws = super::ws::accept_wss(stream, config)
-                        .await
-                        .map_err(TransportError::Ws)?;
-                    Ok(upgrader
-                        .upgrade_inbound_admitted(ws, remote, local, admission)
-                        .await?)
-                };
-                tokio::time::timeout(timeout, upgrade)
-                    .await
-                    .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
-            }
-        }
-    }
-}
-
-/// The peer a dial to `addr` must reach: `expected`, or the address's `/p2p/` peer; both given
-/// and different is local misuse.
-pub(super) fn expected_peer(
-    addr: &Multiaddr,
-    expected: Option<PeerId>,
-) -> Result<Option<PeerId>, TransportError> {
-    match (expected, addr.peer_id()) {
-        (Some(e), Some(in_addr)) if e != in_addr => Err(TransportError::PeerIdMismatch {
-            expected: e,
-            in_addr,
-        }),
-        (e, in_addr) => Ok(e.or(in_addr)),
+        Ok(upgrader.upgrade_inbound(stream, remote, local).await?)
     }
 }
 
 /// Upgraded connections waiting for [`Listener::accept`].
 const ACCEPT_QUEUE: usize = 16;
 
-async fn accept_loop(
+async fn accept_loop<A: AcceptUpgrade>(
     listener: TcpListener,
     upgrader: Upgrader,
     nodelay: bool,
-    framing: Framing,
+    accept: A,
     tx: mpsc::Sender<Connection>,
 ) {
     let slots = upgrader.inbound_slots();
     let local = listener
         .local_addr()
-        .map(|a| framing.multiaddr(a))
+        .map(|a| accept.multiaddr(a))
         .unwrap_or_default();
     loop {
         // Wait for an upgrade slot before accepting: excess connections wait in the kernel.
@@ -329,11 +287,11 @@ async fn accept_loop(
         let upgrader = upgrader.clone();
         let tx = tx.clone();
         let local = local.clone();
-        let framing = framing.clone();
+        let accept = accept.clone();
         tokio::spawn(async move {
-            let remote = framing.multiaddr(remote);
-            match framing
-                .upgrade_inbound(&upgrader, stream, remote.clone(), local)
+            let remote = accept.multiaddr(remote);
+            match accept
+                .upgrade(upgrader, stream, remote.clone(), local)
                 .await
             {
                 Ok(conn) => {

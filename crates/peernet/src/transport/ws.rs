@@ -32,10 +32,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::dns::{self, DnsConfig};
-use super::tcp::Framing;
-use super::{Listener, TcpConfig, TcpTransport, TransportError};
-use crate::{Connection, UpgradeError, Upgrader};
+use crate::connection::Connection;
+use crate::transport::dns::{self, DnsConfig};
+use crate::transport::tcp::AcceptUpgrade;
+use crate::transport::{expected_peer, Listener, TcpConfig, TcpTransport, TransportError};
+use crate::upgrader::{UpgradeError, Upgrader};
 
 /// The largest WebSocket message (and frame) we accept from a peer: 1 MiB. Our own writes stay
 /// far below it (64 KiB messages); peers send a message per muxer frame or so.
@@ -359,7 +360,7 @@ impl WsTransport {
                 None => return Err(TransportError::Ws(WsError::TlsNotConfigured(addr.clone()))),
             },
         };
-        let expected = super::tcp::expected_peer(addr, expected)?;
+        let expected = expected_peer(addr, expected)?;
         let stream = self.connect(addr, &target).await?;
         let remote = stream.peer_addr().map_err(TransportError::Io)?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
@@ -416,20 +417,68 @@ impl WsTransport {
             return Err(TransportError::Unsupported(addr.clone()));
         };
         let socket_addr = SocketAddr::new(ip, target.port);
-        let framing = match &target.tls {
-            None => Framing::WebSocket,
+        let tls = match &target.tls {
+            None => None,
             Some(_) => match &self.tls.server {
-                Some(config) => Framing::SecureWebSocket(config.clone()),
+                Some(config) => Some(config.clone()),
                 None => return Err(TransportError::Ws(WsError::TlsNotConfigured(addr.clone()))),
             },
         };
-        self.tcp.listen_framed(socket_addr, framing)
+        self.tcp.listen_with(socket_addr, WsAccept { tls })
+    }
+}
+
+/// What a WebSocket listener runs on each accepted TCP stream: the gater and resource limits
+/// first (before any handshake costs anything), then TLS for a secure listener, the WebSocket
+/// server handshake and the upgrade, all under the upgrader's timeout.
+#[derive(Clone)]
+struct WsAccept {
+    /// The certificate of a secure (`/tls/ws`) listener.
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl AcceptUpgrade for WsAccept {
+    fn multiaddr(&self, addr: SocketAddr) -> Multiaddr {
+        ws_multiaddr(addr, self.tls.is_some())
+    }
+
+    async fn upgrade(
+        self,
+        upgrader: Upgrader,
+        stream: tokio::net::TcpStream,
+        remote: Multiaddr,
+        local: Multiaddr,
+    ) -> Result<Connection, TransportError> {
+        let timeout = upgrader.timeout();
+        let admission = upgrader.admit_inbound(&remote, &local)?;
+        let upgrade = async {
+            let conn = match self.tls {
+                None => {
+                    let ws = accept_ws(stream).await.map_err(TransportError::Ws)?;
+                    upgrader
+                        .upgrade_inbound_admitted(ws, remote, local, admission)
+                        .await?
+                }
+                Some(config) => {
+                    let ws = accept_wss(stream, config)
+                        .await
+                        .map_err(TransportError::Ws)?;
+                    upgrader
+                        .upgrade_inbound_admitted(ws, remote, local, admission)
+                        .await?
+                }
+            };
+            Ok(conn)
+        };
+        tokio::time::timeout(timeout, upgrade)
+            .await
+            .map_err(|_| TransportError::Upgrade(UpgradeError::Timeout(timeout)))?
     }
 }
 
 /// Runs the server side of the WebSocket handshake on an accepted stream (TCP, or TLS over
 /// TCP).
-pub(super) async fn accept_ws<S>(stream: S) -> Result<WsStream<S>, WsError>
+async fn accept_ws<S>(stream: S) -> Result<WsStream<S>, WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -440,7 +489,7 @@ where
 }
 
 /// Runs TLS and then the WebSocket server handshake on an accepted TCP stream.
-pub(super) async fn accept_wss(
+async fn accept_wss(
     stream: tokio::net::TcpStream,
     config: Arc<rustls::ServerConfig>,
 ) -> Result<WsStream<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>, WsError> {
