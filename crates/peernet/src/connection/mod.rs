@@ -6,21 +6,26 @@
 //! - `stream.rs`: the streams: raw muxed ones, [`InboundStream`] before negotiation, [`Stream`]
 //!   after it.
 //! - `quic.rs`: what is QUIC's own: its streams, its close reasons, its refusals.
+//! - `info.rs`: what the upgrade established (peer, key, addresses, security, muxer), shared
+//!   by the connection's handles and streams.
 //! - `error.rs`: [`StreamError`] and [`ConnectionError`].
 //!
 //! The module sits above the muxers, multistream-select, the resource manager and the metrics,
 //! and below the upgrader and the transports that build connections.
 
 mod error;
+mod info;
 mod quic;
 mod stream;
 
 pub use error::{ConnectionError, StreamError};
 pub use stream::{InboundStream, Stream, STREAM_NEGOTIATION_TIMEOUT};
 
+pub(crate) use info::ConnectionInfo;
+
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use peernet_core::multistream::Dialer;
@@ -34,32 +39,6 @@ use crate::metrics::{ConnFacts, Metrics};
 use crate::multistream::select_outbound;
 use crate::resource::{ConnPermit, ResourceError, StreamPermit};
 use crate::yamux;
-
-/// What the upgrade established about a connection. Shared by the connection's handles and
-/// streams.
-#[derive(Debug)]
-pub(crate) struct ConnectionInfo {
-    pub id: ConnectionId,
-    pub remote_peer: PeerId,
-    pub remote_public_key: PublicKey,
-    pub remote_addr: Multiaddr,
-    pub local_addr: Multiaddr,
-    pub direction: Direction,
-    pub security: &'static str,
-    pub muxer: &'static str,
-    pub opened_at: Instant,
-    /// Negotiated streams alive on the connection, both directions (go's `isBetterConn` uses it).
-    pub streams: AtomicUsize,
-    /// The upgrader consulted a connection gater at `accept` and `secured` on this connection.
-    pub gated: bool,
-    /// How long the upgrade took (security handshake and muxer; QUIC: its handshake).
-    pub handshake: Duration,
-    /// The swarm's metrics, set when the connection joins a swarm that keeps them.
-    pub metrics: OnceLock<Metrics>,
-    /// The connection's resource permit, when a manager is installed; streams take theirs
-    /// from it. The swarm takes it out when the connection leaves its table.
-    pub resources: Mutex<Option<ConnPermit>>,
-}
 
 /// A secure, multiplexed connection to an authenticated peer. Cheap to clone: clones share the
 /// connection, which closes when [`Connection::close`] is called, the remote goes away, or every

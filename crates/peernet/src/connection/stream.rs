@@ -14,8 +14,8 @@ use peernet_core::{Multiaddr, PeerId};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::connection::error::StreamError;
+use crate::connection::info::ConnectionInfo;
 use crate::connection::quic::QuicStream;
-use crate::connection::ConnectionInfo;
 use crate::ids::{ConnectionId, Direction};
 use crate::metrics::StreamMetrics;
 use crate::multistream::{select_inbound, Prefixed};

@@ -5,12 +5,9 @@ use peernet_core::PeerId;
 
 use crate::connection::Connection;
 use crate::resource::ResourceError;
-use crate::swarm::{inbound, Swarm, SwarmError, SwarmEvent, CLOSE_TIMEOUT};
-
-/// A connection in the table.
-pub(super) struct ConnEntry {
-    pub(super) conn: Connection,
-}
+use crate::swarm::error::SwarmError;
+use crate::swarm::inbound;
+use crate::swarm::state::{ConnEntry, Swarm, SwarmEvent, CLOSE_TIMEOUT};
 
 /// go's `isBetterConn`: unlimited (not relayed) first, then more streams, then the newest.
 /// We learn a connection is limited only from a relayed address; streams counted are every

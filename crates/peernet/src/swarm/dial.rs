@@ -12,14 +12,12 @@ use peernet_core::{Multiaddr, PeerId};
 use tokio::sync::{oneshot, Notify};
 
 use crate::connection::{Connection, Stream, StreamError};
-use crate::swarm::{now, DialOptions, Inner, State, Swarm, SwarmError};
+use crate::swarm::error::SwarmError;
+use crate::swarm::state::{now, DialOptions, Inner, State, Swarm};
 use crate::transport::{
     is_dns_addr, resolve_dial_addrs, DnsConfig, QuicError, Transport, TransportError,
 };
 use crate::upgrader::UpgradeError;
-
-/// Where a waiting caller's dial result goes: `Ok(None)` means "succeeded, look in the table".
-pub(super) type DialAnswer = oneshot::Sender<Result<Option<Connection>, DialError>>;
 
 /// Withdraws a caller's dial request if it stops waiting.
 struct CancelOnDrop<'a> {

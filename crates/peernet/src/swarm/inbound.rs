@@ -2,16 +2,11 @@
 //! negotiated against the handlers and served on a task of its own.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::connection::{Connection, InboundStream, Stream};
-use crate::swarm::{own_addrs, State, Swarm, SwarmEvent};
+use crate::swarm::state::{own_addrs, Handler, MatchFn, State, Swarm, SwarmEvent};
 use crate::transport::Listener;
-
-type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-pub(super) type Handler = Arc<dyn Fn(Stream) -> HandlerFuture + Send + Sync>;
-pub(super) type MatchFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 impl Swarm {
     /// Serves inbound streams negotiated to `protocol` with `handler`, on a task per stream

@@ -63,29 +63,26 @@ mod conns;
 mod dial;
 mod error;
 mod inbound;
+mod state;
 #[cfg(test)]
 mod tests;
 
 pub use error::{ListenFailure, SwarmError};
+pub use state::{DialOptions, Swarm, SwarmEvent};
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
-use peernet_core::dial::{DialJobId, DialSync, DialSyncConfig, RequestId};
-use peernet_core::{Multiaddr, PeerId, Protocol};
+use peernet_core::dial::{DialSync, DialSyncConfig};
+use peernet_core::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, watch, Notify};
-use tokio::task::AbortHandle;
 
 use crate::connection::Connection;
 use crate::gater::ConnectionGater;
-use crate::ids::{ConnectionId, Direction};
+use crate::ids::ConnectionId;
 use crate::metrics::Metrics;
 use crate::resource::{ResourceLimits, ResourceManager};
-use crate::swarm::conns::ConnEntry;
-use crate::swarm::dial::DialAnswer;
-use crate::swarm::inbound::{Handler, MatchFn};
+use crate::swarm::state::{now, own_addrs, transport_code, Inner, State, CLOSE_TIMEOUT};
 use crate::transport::{expand_unspecified, interface_ips, DnsConfig, Transport, TransportError};
 use crate::upgrader::Upgrader;
 
@@ -94,8 +91,6 @@ use crate::upgrader::Upgrader;
 pub const EVENT_BUFFER: usize = 1024;
 /// Addresses kept per peer in the swarm's address book.
 pub const MAX_ADDRS_PER_PEER: usize = 64;
-/// Time [`Swarm::close`] gives each connection to send its go-away.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Settings of a [`Swarm`].
 #[derive(Debug, Clone, Default)]
@@ -113,39 +108,6 @@ pub struct SwarmConfig {
     pub dns: DnsConfig,
 }
 
-/// What happened in a swarm (go's `Notifiee`), from [`Swarm::subscribe`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SwarmEvent {
-    /// A listener started on `addr`.
-    Listen {
-        /// The address, with the actual port.
-        addr: Multiaddr,
-    },
-    /// The listener on `addr` stopped.
-    ListenClose {
-        /// The address it listened on.
-        addr: Multiaddr,
-    },
-    /// A connection joined the swarm.
-    Connected {
-        /// The remote peer.
-        peer: PeerId,
-        /// The connection.
-        conn: ConnectionId,
-        /// Who dialed.
-        direction: Direction,
-        /// The remote's address.
-        remote_addr: Multiaddr,
-    },
-    /// A connection left the swarm.
-    Disconnected {
-        /// The remote peer.
-        peer: PeerId,
-        /// The connection.
-        conn: ConnectionId,
-    },
-}
-
 /// The outcome of [`Swarm::listen`] when at least one address worked.
 #[derive(Debug)]
 pub struct ListenReport {
@@ -153,15 +115,6 @@ pub struct ListenReport {
     pub listening: Vec<Multiaddr>,
     /// The addresses that failed.
     pub failed: Vec<ListenFailure>,
-}
-
-/// Options of [`Swarm::new_stream_with`] and [`Swarm::dial_peer_with`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DialOptions {
-    /// Use only an existing connection; never dial (go's `WithNoDial`).
-    pub no_dial: bool,
-    /// Dial even addresses in backoff (go's `WithForceDirectDial`).
-    pub force_direct: bool,
 }
 
 /// Counts of what a swarm holds, for tests and metrics.
@@ -186,82 +139,12 @@ pub struct SwarmStats {
     pub pending_dials: usize,
 }
 
-struct State {
-    closed: bool,
-    transports: Vec<Transport>,
-    by_code: HashMap<u64, usize>,
-    listen_addrs: Vec<Multiaddr>,
-    conns: HashMap<PeerId, Vec<ConnEntry>>,
-    /// Handlers by protocol, each with an optional match function for other protocol ids.
-    handlers: HashMap<String, (Option<MatchFn>, Handler)>,
-    peer_addrs: HashMap<PeerId, Vec<Multiaddr>>,
-    dial_sync: DialSync,
-    /// Callers waiting for a dial, with the peer each asked for.
-    pending: HashMap<RequestId, (PeerId, DialAnswer)>,
-    dial_tasks: HashMap<DialJobId, AbortHandle>,
-    /// Connections dialed for the planner, by the id it knows them by.
-    dialed: HashMap<ConnectionId, Connection>,
-    next_id: u64,
-}
-
-struct Inner {
-    local_peer: PeerId,
-    upgrader: Upgrader,
-    gater: ConnectionGater,
-    metrics: Option<Metrics>,
-    resources: ResourceManager,
-    dns: DnsConfig,
-    state: Mutex<State>,
-    /// Protocol codes with a transport, shared with the dial planner's `can_dial`.
-    codes: Arc<RwLock<HashSet<u64>>>,
-    events: broadcast::Sender<SwarmEvent>,
-    tasks: Arc<watch::Sender<usize>>,
-    shutdown: watch::Sender<bool>,
-    wake_driver: Arc<Notify>,
-}
-
-/// A node's transports, listeners, connections, stream handlers and dialer. Cheap to clone;
-/// clones share the swarm. Needs a tokio runtime. Call [`Swarm::close`] to stop it: its
-/// tasks hold it alive until then.
-#[derive(Clone)]
-pub struct Swarm {
-    inner: Arc<Inner>,
-}
-
 impl std::fmt::Debug for Swarm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Swarm")
             .field("local_peer", &self.inner.local_peer)
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-/// The code of the transport protocol of `addr` (go's `TransportForDialing`): a proxy
-/// protocol (`/p2p-circuit`) anywhere wins, otherwise the last protocol before `/p2p/`.
-fn transport_code(addr: &Multiaddr) -> Option<u64> {
-    let circuit = Protocol::P2pCircuit.code();
-    let mut last = None;
-    for p in addr.iter() {
-        match p {
-            Protocol::P2pCircuit => return Some(circuit),
-            Protocol::P2p(_) => {}
-            other => last = Some(other.code()),
-        }
-    }
-    last
-}
-
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-/// Decrements the task count when a swarm task ends or is aborted.
-struct TaskGuard(Arc<watch::Sender<usize>>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -338,29 +221,6 @@ impl Swarm {
         &self.inner.resources
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `fut` on a counted task that ends at [`Swarm::close`].
-    fn spawn<F>(&self, fut: F) -> AbortHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let counter = self.inner.tasks.clone();
-        counter.send_modify(|n| *n += 1);
-        let guard = TaskGuard(counter);
-        let mut shutdown = self.inner.shutdown.subscribe();
-        tokio::spawn(async move {
-            let _guard = guard;
-            tokio::select! {
-                () = fut => {}
-                _ = shutdown.wait_for(|closed| *closed) => {}
-            }
-        })
-        .abort_handle()
-    }
-
     /// Registers `transport` for its protocol codes (go's `AddTransport`). Refuses a transport
     /// for a code already taken, naming both, and one whose upgrader is another identity.
     pub fn add_transport(&self, transport: impl Into<Transport>) -> Result<(), SwarmError> {
@@ -397,15 +257,6 @@ impl Swarm {
             shared.insert(code);
         }
         Ok(())
-    }
-
-    fn transport_for(st: &State, addr: &Multiaddr) -> Option<Transport> {
-        let code = transport_code(addr)?;
-        st.by_code
-            .get(&code)
-            .and_then(|&i| st.transports.get(i))
-            .filter(|t| t.can_handle(addr))
-            .cloned()
     }
 
     /// Listens on each of `addrs` (go's `Listen`). Succeeds if at least one address works and
@@ -583,12 +434,4 @@ impl Swarm {
         let mut tasks = self.inner.tasks.subscribe();
         let _ = tasks.wait_for(|n| *n == 0).await;
     }
-}
-
-/// The addresses the dial planner must never dial: what we listen on, as bound and with
-/// unspecified IPs expanded to the interface addresses.
-fn own_addrs(listen_addrs: &[Multiaddr]) -> Vec<Multiaddr> {
-    let mut own = listen_addrs.to_vec();
-    own.extend(expand_unspecified(listen_addrs, &interface_ips()));
-    own
 }

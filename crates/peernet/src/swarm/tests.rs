@@ -1,4 +1,6 @@
-use super::*;
+use peernet_core::{Multiaddr, Protocol};
+
+use crate::swarm::state::transport_code;
 
 fn addr(s: &str) -> Multiaddr {
     s.parse().unwrap()

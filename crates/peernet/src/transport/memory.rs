@@ -16,7 +16,8 @@ use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 
 use crate::connection::Connection;
-use crate::transport::{expected_peer, Listener, TransportError};
+use crate::transport::error::TransportError;
+use crate::transport::shared::{expected_peer, Listener};
 use crate::upgrader::Upgrader;
 
 /// Bytes buffered in each direction of a memory connection: four 64 KiB Noise messages, so a

@@ -3,129 +3,28 @@
 //! so what comes out is always a secure, multiplexed [`Connection`].
 
 mod dns;
+mod error;
 mod interfaces;
 mod memory;
 mod quic;
+mod shared;
 mod tcp;
 mod ws;
 
 pub use dns::{is_dns_addr, resolve_addr, resolve_dial_addrs, DnsConfig, DnsError, ResolvedAddrs};
+pub use error::{QuicError, TransportError, WsError};
 pub use interfaces::{expand_unspecified, interface_ips};
 pub use memory::MemoryTransport;
-pub use quic::{QuicConfig, QuicError, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
+pub use quic::{QuicConfig, QuicTransport, QUIC_CERTIFICATE_REFUSED, QUIC_MUXER};
+pub use shared::Listener;
 pub use tcp::{TcpConfig, TcpTransport};
-pub use ws::{load_pem, WsError, WsStream, WsTlsConfig, WsTransport, MAX_WS_MESSAGE};
+pub use ws::{load_pem, WsStream, WsTlsConfig, WsTransport, MAX_WS_MESSAGE};
 
 use peernet_core::{Multiaddr, PeerId, Protocol};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
 use crate::gater::ConnectionGater;
 use crate::resource::ResourceManager;
-use crate::upgrader::UpgradeError;
-
-/// Why a transport could not dial or listen.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// No transport handles this address shape (local misuse, or a peer advertising
-    /// addresses we do not speak).
-    #[error("no transport for address {0}")]
-    Unsupported(Multiaddr),
-    /// The operating system refused: connection refused, address in use, unreachable…
-    #[error("transport i/o error")]
-    Io(#[source] std::io::Error),
-    /// The connection was made but the upgrade failed.
-    #[error("connection upgrade failed")]
-    Upgrade(#[from] UpgradeError),
-    /// A QUIC dial, listen or handshake failed; see [`QuicError`] for whose fault.
-    #[error("QUIC transport error")]
-    Quic(#[source] QuicError),
-    /// A WebSocket dial, handshake or stream failed; see [`WsError`] for whose fault.
-    #[error("WebSocket transport error")]
-    Ws(#[source] WsError),
-    /// A `/dns`, `/dns4` or `/dns6` name did not resolve; see [`DnsError`] for whose fault.
-    #[error("DNS resolution failed")]
-    Dns(#[source] DnsError),
-    /// The peer we were asked to reach differs from the `/p2p/` peer in the address (local
-    /// misuse).
-    #[error("asked to dial {expected} at an address of {in_addr}")]
-    PeerIdMismatch {
-        /// The peer the caller expects.
-        expected: PeerId,
-        /// The peer named in the address.
-        in_addr: PeerId,
-    },
-}
-
-impl TransportError {
-    /// `(expected, actual)` when the dial reached, or was asked to reach, another peer than
-    /// the one expected: the address names another peer, or the security handshake (or the
-    /// QUIC certificate) proved another.
-    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
-        match self {
-            TransportError::PeerIdMismatch { expected, in_addr } => Some((expected, in_addr)),
-            TransportError::Upgrade(e) => e.peer_id_mismatch(),
-            TransportError::Quic(e) => e.peer_id_mismatch(),
-            _ => None,
-        }
-    }
-}
-
-/// The peer a dial to `addr` must reach: `expected`, or the address's `/p2p/` peer; both given
-/// and different is local misuse. Every transport's dial starts here.
-pub(crate) fn expected_peer(
-    addr: &Multiaddr,
-    expected: Option<PeerId>,
-) -> Result<Option<PeerId>, TransportError> {
-    match (expected, addr.peer_id()) {
-        (Some(e), Some(in_addr)) if e != in_addr => Err(TransportError::PeerIdMismatch {
-            expected: e,
-            in_addr,
-        }),
-        (e, in_addr) => Ok(e.or(in_addr)),
-    }
-}
-
-/// Accepts upgraded inbound connections. Dropping it stops accepting; connections already
-/// handed out live on.
-#[derive(Debug)]
-pub struct Listener {
-    local_addr: Multiaddr,
-    incoming: mpsc::Receiver<Connection>,
-    task: JoinHandle<()>,
-}
-
-impl Listener {
-    fn new(
-        local_addr: Multiaddr,
-        incoming: mpsc::Receiver<Connection>,
-        task: JoinHandle<()>,
-    ) -> Listener {
-        Listener {
-            local_addr,
-            incoming,
-            task,
-        }
-    }
-
-    /// The address we listen on (the actual port when 0 was asked for).
-    pub fn local_addr(&self) -> &Multiaddr {
-        &self.local_addr
-    }
-
-    /// The next upgraded inbound connection. Failed upgrades are logged, not returned.
-    /// Returns `None` once the listener has stopped.
-    pub async fn accept(&mut self) -> Option<Connection> {
-        self.incoming.recv().await
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// One of our transports, as a [`Swarm`](crate::Swarm) holds them. An enum rather than a trait
 /// object: the set is ours and closed, and matching keeps `dial` a plain `async fn`.

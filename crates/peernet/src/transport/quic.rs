@@ -43,7 +43,8 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::connection::{Connection, ConnectionInfo};
 use crate::ids::Direction;
-use crate::transport::{expected_peer, Listener, TransportError};
+use crate::transport::error::{QuicError, TransportError};
+use crate::transport::shared::{expected_peer, Listener};
 
 /// What [`Connection::muxer`] reports for QUIC connections.
 pub const QUIC_MUXER: &str = "quic-v1";
@@ -94,52 +95,6 @@ impl Default for QuicConfig {
             handshake_timeout: Duration::from_secs(15),
             max_inbound_handshakes: 64,
         }
-    }
-}
-
-/// Why a QUIC dial, listen or handshake failed (inside [`TransportError::Quic`]).
-#[derive(Debug, thiserror::Error)]
-pub enum QuicError {
-    /// The address is `/udp/…/quic` (draft-29), which we do not speak; only `/quic-v1` is
-    /// supported. Local misuse, or a peer advertising an outdated address.
-    #[error("QUIC draft-29 (/quic) is not supported, only /quic-v1: {0}")]
-    Draft29Unsupported(Multiaddr),
-    /// Building the TLS or QUIC configuration failed. Local fault.
-    #[error("invalid QUIC configuration: {0}")]
-    Config(String),
-    /// quinn refused to start the dial (the endpoint is stopping, or the address is invalid).
-    /// Local fault.
-    #[error("cannot start the QUIC dial")]
-    Connect(#[source] quinn::ConnectError),
-    /// The handshake failed or the connection was lost during it: the peer refused us, went
-    /// away, or the network failed.
-    #[error("QUIC handshake failed")]
-    Handshake(#[source] quinn::ConnectionError),
-    /// The peer's certificate was refused (not a libp2p certificate, a bad signature, or
-    /// another peer than the one dialed: [`TlsError::PeerIdMismatch`]). The peer is at fault.
-    #[error("peer certificate refused")]
-    Certificate(#[source] TlsError),
-    /// The handshake did not finish in time (a silent peer or a lossy network).
-    #[error("QUIC handshake did not finish within {0:?}")]
-    Timeout(Duration),
-}
-
-impl QuicError {
-    /// `(expected, actual)` when the remote's certificate proved another peer than the one
-    /// dialed.
-    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
-        match self {
-            QuicError::Certificate(TlsError::PeerIdMismatch { expected, actual }) => {
-                Some((expected, actual))
-            }
-            _ => None,
-        }
-    }
-}
-
-impl From<QuicError> for TransportError {
-    fn from(e: QuicError) -> Self {
-        TransportError::Quic(e)
     }
 }
 

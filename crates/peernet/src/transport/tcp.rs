@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::connection::Connection;
-use crate::transport::{Listener, TransportError};
+use crate::transport::error::TransportError;
+use crate::transport::shared::{expected_peer, Listener};
 use crate::upgrader::Upgrader;
 
 /// Options of the TCP transport.
@@ -137,7 +138,7 @@ impl TcpTransport {
         connected: impl FnOnce() + Send,
     ) -> Result<Connection, TransportError> {
         let socket_addr = tcp_socket_addr(addr)?;
-        let expected = super::expected_peer(addr, expected)?;
+        let expected = expected_peer(addr, expected)?;
         let stream = self.connect(socket_addr).await?;
         let local = stream.local_addr().map_err(TransportError::Io)?;
         connected();

@@ -34,8 +34,10 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::connection::Connection;
 use crate::transport::dns::{self, DnsConfig};
+use crate::transport::error::{TransportError, WsError};
+use crate::transport::shared::{expected_peer, Listener};
 use crate::transport::tcp::AcceptUpgrade;
-use crate::transport::{expected_peer, Listener, TcpConfig, TcpTransport, TransportError};
+use crate::transport::tcp::{TcpConfig, TcpTransport};
 use crate::upgrader::{UpgradeError, Upgrader};
 
 /// The largest WebSocket message (and frame) we accept from a peer: 1 MiB. Our own writes stay
@@ -44,47 +46,6 @@ pub const MAX_WS_MESSAGE: usize = 1 << 20;
 
 /// Writes are gathered into one binary message until this many bytes are pending (or a flush).
 const WRITE_CHUNK: usize = 64 * 1024;
-
-/// Why a WebSocket dial, listen or stream failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WsError {
-    /// A secure WebSocket address (`/tls/ws`, `/wss`) was dialed without trusted roots, or
-    /// listened on without a certificate, in the transport's [`WsTlsConfig`] (local misuse, or
-    /// a peer advertising such an address to a node not set up for it).
-    #[error(
-        "secure WebSocket needs a TLS configuration (certificate to listen, roots to dial): {0}"
-    )]
-    TlsNotConfigured(Multiaddr),
-    /// The certificate chain or key given to [`WsTlsConfig`] is unusable, or a PEM file could
-    /// not be read or held no certificate or key (local misuse).
-    #[error("invalid TLS certificate or key: {0}")]
-    BadCertificate(String),
-    /// The TLS handshake under the WebSocket failed: the peer's certificate is not trusted or
-    /// not for the name dialed, the peer does not speak TLS, or the connection failed.
-    #[error("TLS handshake failed")]
-    Tls(#[source] io::Error),
-    /// The WebSocket opening handshake failed (a peer that is not a WebSocket server or client,
-    /// or a bad request or response).
-    #[error("WebSocket handshake failed")]
-    Handshake(#[source] tungstenite::Error),
-    /// The peer sent a text message; libp2p carries bytes in binary messages only (peer's fault).
-    #[error("peer sent a WebSocket text message")]
-    TextFrame,
-    /// The peer broke the WebSocket protocol, e.g. sent a message over [`MAX_WS_MESSAGE`]
-    /// (peer's fault), or the connection failed underneath.
-    #[error("WebSocket protocol error")]
-    Protocol(#[source] tungstenite::Error),
-}
-
-impl From<WsError> for io::Error {
-    fn from(e: WsError) -> io::Error {
-        let kind = match &e {
-            WsError::Protocol(tungstenite::Error::Io(inner)) => inner.kind(),
-            _ => io::ErrorKind::InvalidData,
-        };
-        io::Error::new(kind, e)
-    }
-}
 
 /// The WebSocket configuration we use on both sides: messages and frames capped.
 fn ws_config() -> WebSocketConfig {
