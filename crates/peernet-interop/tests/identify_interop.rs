@@ -1,6 +1,7 @@
 //! identify and ping with rust-libp2p 0.57, both directions: a peernet `Host` and a stock
 //! rust-libp2p node (identify and ping enabled) each learn the other's protocols and listen
-//! addresses, and each pings the other; over TCP and over WebSocket.
+//! addresses, and each pings the other; over TCP and over WebSocket. Identify push both ways:
+//! each side's push reaches the other.
 
 mod support;
 
@@ -172,5 +173,52 @@ async fn identify_over_websocket_when_rust_libp2p_dials_us() {
     let addr: libp2p::Multiaddr = host.listen_addrs()[0].to_string().parse().unwrap();
     node.dial(addr).await.unwrap();
     check_both(&host, &mut node, events).await;
+    host.close().await;
+}
+
+#[tokio::test]
+async fn identify_push_both_ways_with_rust_libp2p() {
+    let mut node = RustNode::spawn(Security::Noise).await;
+    let host = our_host().await;
+    let mut events = host.subscribe();
+    let their_id = PeerId::from_bytes(&node.peer_id.to_bytes()).unwrap();
+    let our_libp2p_id = libp2p::PeerId::from_bytes(host.id().as_bytes()).unwrap();
+    host.connect(AddrInfo {
+        peer_id: their_id.clone(),
+        addrs: vec![to_ours(&node.listen_addr)],
+    })
+    .await
+    .unwrap();
+    we_identified(&mut events, &their_id).await;
+    node.wait_for(|seen| match seen {
+        Seen::Identified(peer, _) if *peer == our_libp2p_id => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // Ours reaches them: a new handler is pushed, and their identify sees the new protocol.
+    const LATE: &str = "/peernet/interop/late/1.0.0";
+    host.set_stream_handler(LATE, |_| async {});
+    let pushed = node
+        .wait_for(|seen| match seen {
+            Seen::Identified(peer, info) if *peer == our_libp2p_id => Some(info.clone()),
+            _ => None,
+        })
+        .await;
+    let protocols: Vec<String> = pushed.protocols.iter().map(|p| p.to_string()).collect();
+    assert!(protocols.iter().any(|p| p == LATE), "{protocols:?}");
+
+    // Theirs reaches us: our host takes the push and says so.
+    node.push_identify(our_libp2p_id);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await.unwrap() {
+                HostEvent::Pushed { peer } if peer == their_id => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no identify push from rust-libp2p within 10 s");
     host.close().await;
 }

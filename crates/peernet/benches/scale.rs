@@ -96,6 +96,8 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 struct Counters {
     conns: AtomicUsize,
     identified: AtomicUsize,
+    /// Identify exchanges that failed: failures, never counted as identified.
+    identify_failed: AtomicUsize,
     streams: AtomicUsize,
 }
 
@@ -109,6 +111,7 @@ fn node(kind: NodeKind) {
         let counters = Arc::new(Counters {
             conns: AtomicUsize::new(0),
             identified: AtomicUsize::new(0),
+            identify_failed: AtomicUsize::new(0),
             streams: AtomicUsize::new(0),
         });
         let listen: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("addr");
@@ -138,11 +141,14 @@ fn node(kind: NodeKind) {
                 let c = counters.clone();
                 tokio::spawn(async move {
                     while let Ok(event) = events.recv().await {
-                        if matches!(
-                            event,
-                            HostEvent::Identified { .. } | HostEvent::IdentifyFailed { .. }
-                        ) {
-                            c.identified.fetch_add(1, Ordering::Relaxed);
+                        match event {
+                            HostEvent::Identified { .. } => {
+                                c.identified.fetch_add(1, Ordering::Relaxed);
+                            }
+                            HostEvent::IdentifyFailed { .. } => {
+                                c.identify_failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => {}
                         }
                     }
                 });
@@ -190,7 +196,7 @@ fn node(kind: NodeKind) {
         });
         println!("ready {} {} {}", std::process::id(), addr, peer);
         // Report the counts whenever they change (the client waits on them).
-        let mut last = (usize::MAX, 0, 0);
+        let mut last = (usize::MAX, 0, 0, 0);
         loop {
             let conns = match &host {
                 Some(h) => h.swarm().stats().connections,
@@ -199,10 +205,11 @@ fn node(kind: NodeKind) {
             let now = (
                 conns,
                 counters.identified.load(Ordering::Relaxed),
+                counters.identify_failed.load(Ordering::Relaxed),
                 counters.streams.load(Ordering::Relaxed),
             );
             if now != last {
-                println!("count {} {} {}", now.0, now.1, now.2);
+                println!("count {} {} {} {}", now.0, now.1, now.2, now.3);
                 last = now;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -222,14 +229,17 @@ async fn idle_handler(mut s: peernet::Stream, counters: Arc<Counters>) {
 
 // ----- the client (this process) -----
 
+/// The node's counts: connections, identified, identify failures, streams.
+type Counts = (usize, usize, usize, usize);
+
 /// The node's status lines, read on a thread.
 struct NodeProc {
     child: Child,
     pid: u32,
     addr: Multiaddr,
     peer: PeerId,
-    counts: mpsc::Receiver<(usize, usize, usize)>,
-    last: (usize, usize, usize),
+    counts: mpsc::Receiver<Counts>,
+    last: Counts,
 }
 
 impl NodeProc {
@@ -261,12 +271,12 @@ impl NodeProc {
             addr,
             peer,
             counts,
-            last: (0, 0, 0),
+            last: (0, 0, 0, 0),
         }
     }
 
-    /// Waits until `done` holds for the node's counts (connections, identified, streams).
-    fn wait_for(&mut self, what: &str, done: impl Fn((usize, usize, usize)) -> bool) {
+    /// Waits until `done` holds for the node's counts.
+    fn wait_for(&mut self, what: &str, done: impl Fn(Counts) -> bool) {
         let start = Instant::now();
         let mut told = Instant::now();
         while !done(self.last) {
@@ -276,9 +286,9 @@ impl NodeProc {
                 Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the node exited"),
             }
             if told.elapsed() > Duration::from_secs(5) {
-                let (c, i, s) = self.last;
+                let (c, i, f, s) = self.last;
                 eprintln!(
-                    "  waiting for {what}: node has {c} connections, {i} identified, {s} streams"
+                    "  waiting for {what}: node has {c} connections, {i} identified, {f} identify failures, {s} streams"
                 );
                 told = Instant::now();
             }
@@ -310,7 +320,7 @@ impl Drop for NodeProc {
 fn read_node(
     stdout: ChildStdout,
     ready: mpsc::Sender<(u32, Multiaddr, PeerId)>,
-    counts: mpsc::Sender<(usize, usize, usize)>,
+    counts: mpsc::Sender<Counts>,
 ) {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { return };
@@ -323,9 +333,12 @@ fn read_node(
                     peer.parse().expect("peer"),
                 ));
             }
-            ["count", c, i, s] => {
+            ["count", c, i, f, s] => {
                 let parse = |v: &str| v.parse::<usize>().expect("count");
-                if counts.send((parse(c), parse(i), parse(s))).is_err() {
+                if counts
+                    .send((parse(c), parse(i), parse(f), parse(s)))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -415,9 +428,14 @@ fn run(
         }
         conns
     });
-    node.wait_for("connections and identify", |(c, i, _)| {
-        c >= n_conns && i >= n_conns
+    node.wait_for("connections and identify", |(c, i, f, _)| {
+        c >= n_conns && i + f >= n_conns
     });
+    let (_, identified, failed, _) = node.last;
+    assert_eq!(
+        failed, 0,
+        "identify failed on {failed} of {n_conns} connections ({identified} identified)"
+    );
     let connect_time = start.elapsed();
     std::thread::sleep(SETTLE);
     let after_conns = rss_kib(node.pid);
@@ -460,7 +478,7 @@ fn run(
             streams
         }
     });
-    node.wait_for("streams", |(_, _, s)| s >= n_streams);
+    node.wait_for("streams", |(_, _, _, s)| s >= n_streams);
     std::thread::sleep(SETTLE);
     let after_streams = rss_kib(node.pid);
     println!(

@@ -5,47 +5,16 @@
 //! connect over plain and secure WebSocket by name.
 
 use peernet::core::dial::{AddrDialError, DialErrorCause};
-use peernet::services::echo;
 use peernet::{
-    DnsError, Keypair, Multiaddr, QuicConfig, QuicTransport, Swarm, SwarmConfig, SwarmError,
-    TcpConfig, TcpTransport, Transport, TransportError, Upgrader, QUIC_MUXER,
+    DnsError, Keypair, Multiaddr, QuicConfig, QuicTransport, Swarm, SwarmError, TcpConfig,
+    TcpTransport, Transport, TransportError, Upgrader, QUIC_MUXER,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A swarm with TCP and QUIC for one identity, serving echo.
-fn swarm() -> Swarm {
-    let keypair = Keypair::generate_ed25519();
-    let swarm = Swarm::new(Upgrader::new(keypair.clone()), SwarmConfig::default());
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
-    swarm
-        .add_transport(QuicTransport::new(&keypair, QuicConfig::default()).unwrap())
-        .unwrap();
-    swarm.set_stream_handler(echo::PROTOCOL, |mut s| async move {
-        let _ = echo::serve(&mut s).await;
-    });
-    swarm
-}
+mod support;
 
 /// The port of a listen address.
 fn port(addr: &Multiaddr) -> u16 {
     addr.socket_addr().unwrap().port()
-}
-
-async fn echo_roundtrip(client: &Swarm, server: &Swarm, msg: &[u8]) {
-    let mut s = client
-        .new_stream(server.local_peer(), &[echo::PROTOCOL])
-        .await
-        .unwrap();
-    s.write_all(msg).await.unwrap();
-    s.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    s.read_to_end(&mut back).await.unwrap();
-    assert_eq!(back, msg);
 }
 
 #[tokio::test]
@@ -73,7 +42,7 @@ async fn swarm_resolves_names_before_ranking_and_reaches_the_peer_over_quic() {
                 .unwrap(),
         ],
     );
-    echo_roundtrip(&client, &server, b"by name").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"by name").await;
     let conns = client.conns_to_peer(&id);
     assert_eq!(conns.len(), 1);
     // Resolved, then ranked: QUIC first, and the connection's address is the IP one.
@@ -251,4 +220,11 @@ async fn hosts_connect_over_websocket_by_name_plain_and_secure() {
         client.close().await;
     }
     server.close().await;
+}
+
+/// A swarm with TCP and QUIC for one identity, serving echo.
+fn swarm() -> Swarm {
+    let swarm = support::tcp_quic_swarm();
+    support::serve_echo(&swarm);
+    swarm
 }

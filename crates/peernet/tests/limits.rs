@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use peernet::services::echo;
 use peernet::{
-    DialOptions, DirLimits, Host, Keypair, Limit, MemoryTransport, Multiaddr, PeerId, Resource,
+    DialOptions, DirLimits, Host, Keypair, Limit, MemoryTransport, Multiaddr, Resource,
     ResourceLimits, ResourceStats, Scope, Swarm, SwarmConfig, SwarmError, TcpConfig, TcpTransport,
     Upgrader, WsTransport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+mod support;
 
 /// A protocol whose handler holds its stream until the remote closes it.
 const HOLD: &str = "/test/hold/1.0.0";
@@ -22,25 +24,10 @@ const STUCK: &str = "/test/stuck/1.0.0";
 const PANIC: &str = "/test/panic/1.0.0";
 
 fn swarm_with(limits: ResourceLimits) -> Swarm {
-    let config = SwarmConfig {
+    support::swarm_with(SwarmConfig {
         limits,
         ..SwarmConfig::default()
-    };
-    let swarm = Swarm::new(Upgrader::new(Keypair::generate_ed25519()), config);
-    swarm
-        .add_transport(MemoryTransport::new(swarm.upgrader().clone()))
-        .unwrap();
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
-    swarm
-}
-
-fn swarm() -> Swarm {
-    swarm_with(ResourceLimits::default())
+    })
 }
 
 /// Echo, plus HOLD, STUCK and PANIC; each HOLD and STUCK handler reports on `started` once
@@ -79,15 +66,6 @@ async fn listen(swarm: &Swarm, addr: &str) -> Vec<Multiaddr> {
         .await
         .unwrap()
         .listening
-}
-
-async fn echo_roundtrip(client: &Swarm, server: &PeerId, msg: &[u8]) {
-    let mut s = client.new_stream(server, &[echo::PROTOCOL]).await.unwrap();
-    s.write_all(msg).await.unwrap();
-    s.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    s.read_to_end(&mut back).await.unwrap();
-    assert_eq!(back, msg);
 }
 
 /// Waits for a condition another task brings about (permits given back when a remote's
@@ -136,7 +114,7 @@ async fn outbound_streams_per_connection_are_refused_locally_before_sending() {
         },
         ..ResourceLimits::default()
     });
-    let b = swarm();
+    let b = support::swarm();
     let mut started = serve(&b);
     a.add_peer_addrs(b.local_peer(), listen(&b, "/memory/0").await);
     let held = a.new_stream(b.local_peer(), &[HOLD]).await.unwrap();
@@ -162,14 +140,14 @@ async fn outbound_streams_per_connection_are_refused_locally_before_sending() {
 
     drop(held);
     assert_eq!(a.resource_manager().stats().streams_outbound, 0);
-    echo_roundtrip(&a, b.local_peer(), b"room again").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"room again").await;
     close_all(&[&a, &b]).await;
 }
 
 #[tokio::test]
 async fn inbound_streams_over_the_connection_limit_are_reset_and_the_dialer_hears_the_remote_refused(
 ) {
-    let a = swarm();
+    let a = support::swarm();
     let b = swarm_with(ResourceLimits {
         conn_streams: DirLimits {
             inbound: 2,
@@ -217,13 +195,13 @@ async fn inbound_streams_over_the_connection_limit_are_reset_and_the_dialer_hear
         b.resource_manager().stats().streams_inbound == 0
     })
     .await;
-    echo_roundtrip(&a, b.local_peer(), b"served again").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"served again").await;
     close_all(&[&a, &b]).await;
 }
 
 #[tokio::test]
 async fn the_protocol_limit_refuses_only_that_protocol() {
-    let a = swarm();
+    let a = support::swarm();
     let b = swarm_with(ResourceLimits {
         protocol_streams: DirLimits {
             inbound: 1,
@@ -243,7 +221,7 @@ async fn the_protocol_limit_refuses_only_that_protocol() {
     let read = second.read_to_end(&mut buf).await.unwrap_err();
     assert_eq!(read.kind(), std::io::ErrorKind::ConnectionReset);
     // Other protocols are served meanwhile.
-    echo_roundtrip(&a, b.local_peer(), b"another protocol").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"another protocol").await;
     let stats = b.resource_manager().stats();
     assert_eq!((stats.streams_inbound, stats.protocols), (1, 1));
     drop((held, second));
@@ -260,12 +238,12 @@ async fn a_dial_over_the_outbound_connection_limit_is_refused_without_traffic() 
         },
         ..ResourceLimits::default()
     });
-    let (b, c) = (swarm(), swarm());
+    let (b, c) = (support::swarm(), support::swarm());
     serve(&b);
     serve(&c);
     a.add_peer_addrs(b.local_peer(), listen(&b, "/memory/0").await);
     a.add_peer_addrs(c.local_peer(), listen(&c, "/memory/0").await);
-    echo_roundtrip(&a, b.local_peer(), b"first").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"first").await;
 
     let e = a
         .new_stream(c.local_peer(), &[echo::PROTOCOL])
@@ -286,7 +264,7 @@ async fn a_dial_over_the_outbound_connection_limit_is_refused_without_traffic() 
 
     a.close_peer(b.local_peer()).await;
     assert_eq!(a.resource_manager().stats().conns_outbound, 0);
-    echo_roundtrip(&a, c.local_peer(), b"now c").await;
+    support::echo_roundtrip(&a, c.local_peer(), b"now c").await;
     close_all(&[&a, &b, &c]).await;
 }
 
@@ -302,10 +280,10 @@ async fn inbound_connections_over_the_system_limit_are_refused_and_freed_on_clos
     });
     serve(&server);
     let addrs = listen(&server, "/memory/0").await;
-    let (first, second) = (swarm(), swarm());
+    let (first, second) = (support::swarm(), support::swarm());
     first.add_peer_addrs(server.local_peer(), addrs.clone());
     second.add_peer_addrs(server.local_peer(), addrs.clone());
-    echo_roundtrip(&first, server.local_peer(), b"first").await;
+    support::echo_roundtrip(&first, server.local_peer(), b"first").await;
 
     let refused = second.dial_peer(server.local_peer(), addrs.clone()).await;
     assert!(matches!(refused, Err(SwarmError::Dial(_))), "{refused:?}");
@@ -325,7 +303,7 @@ async fn inbound_connections_over_the_system_limit_are_refused_and_freed_on_clos
         .dial_peer_with(server.local_peer(), addrs, force)
         .await
         .unwrap();
-    echo_roundtrip(&second, server.local_peer(), b"second").await;
+    support::echo_roundtrip(&second, server.local_peer(), b"second").await;
     close_all(&[&second, &server]).await;
 }
 
@@ -347,7 +325,7 @@ async fn a_second_connection_from_a_peer_over_its_limit_is_refused_after_the_han
         .add_transport(MemoryTransport::new(client.upgrader().clone()))
         .unwrap();
     client.add_peer_addrs(server.local_peer(), addrs.clone());
-    echo_roundtrip(&client, server.local_peer(), b"one").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"one").await;
 
     // The same peer again, through a bare transport (the swarm would reuse its connection).
     let bare = MemoryTransport::new(Upgrader::new(key));
@@ -358,9 +336,9 @@ async fn a_second_connection_from_a_peer_over_its_limit_is_refused_after_the_han
         // The muxer came with the handshake: the server closes the connection at once.
         conn.closed().await;
     }
-    let third_peer = swarm();
+    let third_peer = support::swarm();
     third_peer.add_peer_addrs(server.local_peer(), addrs);
-    echo_roundtrip(&third_peer, server.local_peer(), b"others welcome").await;
+    support::echo_roundtrip(&third_peer, server.local_peer(), b"others welcome").await;
     assert_eq!(server.conns_to_peer(client.local_peer()).len(), 1);
     let stats = server.resource_manager().stats();
     assert_eq!((stats.conns_inbound, stats.peers), (2, 2));
@@ -450,9 +428,9 @@ async fn a_flood_from_one_ip_is_refused_before_the_handshake() {
         server.resource_manager().stats().conns_inbound == 1
     })
     .await;
-    let client = swarm();
+    let client = support::swarm();
     client.add_peer_addrs(server.local_peer(), addrs);
-    echo_roundtrip(&client, server.local_peer(), b"let in").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"let in").await;
     // The silent socket's handshake runs on the transport's task, not the swarm's: it ends
     // when the socket does.
     drop(s2);
@@ -499,7 +477,7 @@ async fn a_peer_flooding_streams_is_refused_while_another_is_served() {
     });
     let mut started = serve(&server);
     let addrs = listen(&server, "/memory/0").await;
-    let (flooder, other) = (swarm(), swarm());
+    let (flooder, other) = (support::swarm(), support::swarm());
     flooder.add_peer_addrs(server.local_peer(), addrs.clone());
     other.add_peer_addrs(server.local_peer(), addrs);
 
@@ -527,7 +505,7 @@ async fn a_peer_flooding_streams_is_refused_while_another_is_served() {
         );
     }
     for i in 0..10u8 {
-        echo_roundtrip(&other, server.local_peer(), &[i; 100]).await;
+        support::echo_roundtrip(&other, server.local_peer(), &[i; 100]).await;
     }
     assert_eq!(server.resource_manager().stats().streams_inbound, 4);
 
@@ -554,7 +532,7 @@ async fn panicking_handlers_give_their_streams_back() {
         ..ResourceLimits::default()
     });
     serve(&server);
-    let client = swarm();
+    let client = support::swarm();
     client.add_peer_addrs(server.local_peer(), listen(&server, "/memory/0").await);
     // Ten panics one after another on a connection allowing two streams: a leaked permit
     // would have the third refused.
@@ -578,7 +556,7 @@ async fn panicking_handlers_give_their_streams_back() {
             ),
         }
     }
-    echo_roundtrip(&client, server.local_peer(), b"still serving").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"still serving").await;
     assert_eq!(server.resource_manager().stats().streams_inbound, 0);
     assert_eq!(server.stats().connections, 1);
     close_all(&[&client, &server]).await;
@@ -684,7 +662,7 @@ async fn a_connection_the_remote_refuses_after_the_handshake_is_reported_as_the_
         ..ResourceLimits::default()
     });
     serve(&server);
-    let client = swarm();
+    let client = support::swarm();
     client.add_peer_addrs(server.local_peer(), listen(&server, "/memory/0").await);
     let e = client
         .new_stream(server.local_peer(), &[echo::PROTOCOL, HOLD])
@@ -785,9 +763,9 @@ async fn a_websocket_connection_over_the_limit_is_refused_before_its_http_handsh
     }));
     serve(&server);
     let addrs = listen(&server, "/ip4/127.0.0.1/tcp/0/ws").await;
-    let first = with_ws(swarm());
+    let first = with_ws(support::swarm());
     first.add_peer_addrs(server.local_peer(), addrs.clone());
-    echo_roundtrip(&first, server.local_peer(), b"first").await;
+    support::echo_roundtrip(&first, server.local_peer(), b"first").await;
 
     // A second client's WebSocket upgrade request gets no answer: the connection is closed
     // before the HTTP handshake (which would answer `101 Switching Protocols`).

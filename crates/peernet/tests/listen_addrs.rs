@@ -1,29 +1,13 @@
 //! Listening on an unspecified address (`0.0.0.0`, `::`) announces the machine's interface
 //! addresses: at least loopback, never the unspecified address itself; each is dialable.
 
-use peernet::{
-    Keypair, Multiaddr, QuicConfig, QuicTransport, Swarm, SwarmConfig, TcpConfig, TcpTransport,
-    Upgrader,
-};
+use peernet::{Keypair, Multiaddr};
 
-fn swarm() -> Swarm {
-    let keypair = Keypair::generate_ed25519();
-    let swarm = Swarm::new(Upgrader::new(keypair.clone()), SwarmConfig::default());
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
-    swarm
-        .add_transport(QuicTransport::new(&keypair, QuicConfig::default()).unwrap())
-        .unwrap();
-    swarm
-}
+mod support;
 
 #[tokio::test]
 async fn unspecified_listen_addresses_expand_to_interface_addresses() {
-    let server = swarm();
+    let server = support::tcp_quic_swarm();
     let bound = server
         .listen(&[
             "/ip4/0.0.0.0/tcp/0".parse().unwrap(),
@@ -60,7 +44,7 @@ async fn unspecified_listen_addresses_expand_to_interface_addresses() {
         "one TCP and one QUIC address per interface: {announced:?}"
     );
     // The announced loopback addresses reach the server.
-    let client = swarm();
+    let client = support::tcp_quic_swarm();
     for addr in announced.iter().filter(|a| a.is_loopback()) {
         let conn = client
             .dial_peer(server.local_peer(), vec![addr.clone()])
@@ -75,7 +59,7 @@ async fn unspecified_listen_addresses_expand_to_interface_addresses() {
 
 #[tokio::test]
 async fn a_swarm_on_an_unspecified_address_never_dials_its_own_interface_addresses() {
-    let node = swarm();
+    let node = support::tcp_quic_swarm();
     let bound = node
         .listen(&["/ip4/0.0.0.0/tcp/0".parse().unwrap()])
         .await

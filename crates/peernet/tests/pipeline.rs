@@ -7,7 +7,9 @@ use peernet::{
     Connection, Keypair, Listener, Multiaddr, PeerId, SecurityProtocol, TcpConfig, TcpTransport,
     TransportError, UpgradeError, Upgrader,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
+
+mod support;
 
 const ECHO: &str = "/echo/1.0.0";
 
@@ -42,25 +44,6 @@ fn serve_echo(mut listener: Listener) -> tokio::sync::mpsc::UnboundedReceiver<Co
     rx
 }
 
-async fn echo(conn: &Connection, protocols: &[&str], data: &[u8]) -> Vec<u8> {
-    let stream = conn.open_stream(protocols).await.unwrap();
-    assert_eq!(stream.protocol(), ECHO);
-    let (mut r, mut w) = tokio::io::split(stream);
-    let data = data.to_vec();
-    let writer = tokio::spawn(async move {
-        w.write_all(&data).await.unwrap();
-        w.shutdown().await.unwrap();
-    });
-    let mut back = Vec::new();
-    r.read_to_end(&mut back).await.unwrap();
-    writer.await.unwrap();
-    back
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 async fn end_to_end(security: SecurityProtocol) {
     let server = transport(1, vec![security]);
     let client = transport(2, vec![security]);
@@ -83,16 +66,19 @@ async fn end_to_end(security: SecurityProtocol) {
     assert_eq!(inbound.direction(), peernet::Direction::Inbound);
 
     // Optimistic single-protocol stream, then a fallback after `na`, both with 1 MiB.
-    let data = pattern(1 << 20);
-    assert_eq!(echo(&conn, &[ECHO], &data).await, data);
-    assert_eq!(echo(&conn, &["/unknown/1.0.0", ECHO], &data).await, data);
+    let data = support::pattern(1 << 20);
+    assert_eq!(support::echo_on(&conn, &[ECHO], &data).await, data);
+    assert_eq!(
+        support::echo_on(&conn, &["/unknown/1.0.0", ECHO], &data).await,
+        data
+    );
     // Many streams at once on one connection.
     let mut tasks = Vec::new();
     for i in 0..32 {
         let conn = conn.clone();
         tasks.push(tokio::spawn(async move {
-            let data = pattern(1000 + i * 777);
-            assert_eq!(echo(&conn, &[ECHO], &data).await, data);
+            let data = support::pattern(1000 + i * 777);
+            assert_eq!(support::echo_on(&conn, &[ECHO], &data).await, data);
         }));
     }
     for t in tasks {
@@ -124,7 +110,7 @@ async fn security_falls_back_to_what_the_listener_speaks() {
     let _accepted = serve_echo(listener);
     let conn = client.dial(&addr, None).await.unwrap();
     assert_eq!(conn.security(), "/tls/1.0.0");
-    assert_eq!(echo(&conn, &[ECHO], b"hello").await, b"hello");
+    assert_eq!(support::echo_on(&conn, &[ECHO], b"hello").await, b"hello");
 }
 
 #[tokio::test]
@@ -166,7 +152,10 @@ async fn optimistic_stream_to_an_unsupported_protocol_fails_on_read() {
     let err = stream.read(&mut buf).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
     // The connection survives a refused stream.
-    assert_eq!(echo(&conn, &[ECHO], b"still here").await, b"still here");
+    assert_eq!(
+        support::echo_on(&conn, &[ECHO], b"still here").await,
+        b"still here"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +176,7 @@ async fn a_silent_peer_does_not_block_others_and_times_out() {
     // A real peer still gets through while they hold their slots.
     let client = transport(2, vec![SecurityProtocol::Noise]);
     let conn = client.dial(&addr, None).await.unwrap();
-    assert_eq!(echo(&conn, &[ECHO], b"hi").await, b"hi");
+    assert_eq!(support::echo_on(&conn, &[ECHO], b"hi").await, b"hi");
     // The listener hangs up on the silent ones once the upgrade timeout passes.
     for mut s in silent {
         let mut buf = [0u8; 64];
@@ -273,7 +262,7 @@ async fn with_reuse_port_dials_leave_from_the_listening_port() {
         inbound.remote_addr().socket_addr().unwrap().port(),
         client_port
     );
-    assert_eq!(echo(&conn, &[ECHO], b"punch").await, b"punch");
+    assert_eq!(support::echo_on(&conn, &[ECHO], b"punch").await, b"punch");
 
     // Without reuse_port, the dial takes an ephemeral port.
     let plain = transport(3, vec![SecurityProtocol::Noise]);

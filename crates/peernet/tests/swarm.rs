@@ -7,34 +7,12 @@ use std::sync::Arc;
 use peernet::core::dial::{AddrDialError, DialErrorCause};
 use peernet::services::echo;
 use peernet::{
-    ConnectionGater, DialOptions, GateStep, Keypair, MemoryTransport, Multiaddr, PeerId, Swarm,
+    ConnectionGater, DialOptions, GateStep, Keypair, MemoryTransport, Multiaddr, Swarm,
     SwarmConfig, SwarmError, SwarmEvent, TcpConfig, TcpTransport, Upgrader,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn swarm_with(config: SwarmConfig) -> Swarm {
-    let swarm = Swarm::new(Upgrader::new(Keypair::generate_ed25519()), config);
-    swarm
-        .add_transport(MemoryTransport::new(swarm.upgrader().clone()))
-        .unwrap();
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
-    swarm
-}
-
-fn swarm() -> Swarm {
-    swarm_with(SwarmConfig::default())
-}
-
-fn echo_handler(swarm: &Swarm) {
-    swarm.set_stream_handler(echo::PROTOCOL, |mut s| async move {
-        let _ = echo::serve(&mut s).await;
-    });
-}
+mod support;
 
 async fn listen(swarm: &Swarm, addr: &str) -> Vec<Multiaddr> {
     swarm
@@ -42,15 +20,6 @@ async fn listen(swarm: &Swarm, addr: &str) -> Vec<Multiaddr> {
         .await
         .unwrap()
         .listening
-}
-
-async fn echo_roundtrip(client: &Swarm, server: &PeerId, msg: &[u8]) {
-    let mut s = client.new_stream(server, &[echo::PROTOCOL]).await.unwrap();
-    s.write_all(msg).await.unwrap();
-    s.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    s.read_to_end(&mut back).await.unwrap();
-    assert_eq!(back, msg);
 }
 
 fn dial_error(e: SwarmError) -> peernet::core::dial::DialError {
@@ -62,8 +31,8 @@ fn dial_error(e: SwarmError) -> peernet::core::dial::DialError {
 
 #[tokio::test]
 async fn fifty_concurrent_new_streams_share_one_connection() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addrs = listen(&b, "/memory/0").await;
     a.add_peer_addrs(b.local_peer(), addrs);
     let mut events = b.subscribe();
@@ -108,17 +77,17 @@ async fn fifty_concurrent_new_streams_share_one_connection() {
 
 #[tokio::test]
 async fn tcp_between_two_swarms_with_events_and_clean_close() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let mut b_events = b.subscribe();
     let addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
     assert!(
         matches!(b_events.recv().await.unwrap(), SwarmEvent::Listen { addr } if addr == addrs[0])
     );
     a.add_peer_addrs(b.local_peer(), addrs.clone());
-    echo_roundtrip(&a, b.local_peer(), b"over tcp").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"over tcp").await;
     // The second stream reuses the connection.
-    echo_roundtrip(&a, b.local_peer(), b"again").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"again").await;
     assert_eq!(a.stats().connections, 1);
     match b_events.recv().await.unwrap() {
         SwarmEvent::Connected {
@@ -154,8 +123,8 @@ async fn tcp_between_two_swarms_with_events_and_clean_close() {
 
 #[tokio::test]
 async fn stalled_inbound_handshake_does_not_block_others() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
     let Some(peernet::core::Protocol::Tcp(port)) = addrs[0].iter().nth(1) else {
         panic!("not a tcp address: {}", addrs[0]);
@@ -165,7 +134,7 @@ async fn stalled_inbound_handshake_does_not_block_others() {
         .await
         .unwrap();
     a.add_peer_addrs(b.local_peer(), addrs);
-    echo_roundtrip(&a, b.local_peer(), b"not blocked").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"not blocked").await;
     a.close().await;
     b.close().await;
     assert_eq!(b.stats().tasks, 0);
@@ -173,7 +142,7 @@ async fn stalled_inbound_handshake_does_not_block_others() {
 
 #[tokio::test]
 async fn dial_to_self_is_refused() {
-    let a = swarm();
+    let a = support::swarm();
     let addrs = listen(&a, "/memory/0").await;
     let e = dial_error(
         a.dial_peer(&a.local_peer().clone(), addrs)
@@ -187,7 +156,7 @@ async fn dial_to_self_is_refused() {
 
 #[tokio::test]
 async fn wrong_peer_is_refused() {
-    let (a, b) = (swarm(), swarm());
+    let (a, b) = (support::swarm(), support::swarm());
     let addrs = listen(&b, "/memory/0").await;
     let other = Keypair::generate_ed25519().public().to_peer_id();
     let e = dial_error(a.dial_peer(&other, addrs.clone()).await.unwrap_err());
@@ -206,7 +175,7 @@ async fn wrong_peer_is_refused() {
 
 #[tokio::test]
 async fn every_address_error_is_aggregated() {
-    let a = swarm();
+    let a = support::swarm();
     let peer = Keypair::generate_ed25519().public().to_peer_id();
     let nobody: Multiaddr = "/memory/91001".parse().unwrap();
     let nobody2: Multiaddr = "/memory/91002".parse().unwrap();
@@ -236,8 +205,8 @@ async fn every_address_error_is_aggregated() {
 
 #[tokio::test]
 async fn backoff_blocks_then_force_direct_and_success_clear_it() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addr: Multiaddr = "/memory/92001".parse().unwrap();
     let peer = b.local_peer().clone();
     // Nobody listens yet: refused, and the address goes into backoff.
@@ -274,13 +243,13 @@ async fn backoff_blocks_then_force_direct_and_success_clear_it() {
 
 #[tokio::test]
 async fn gater_refusals_reach_the_caller_with_their_reason() {
-    let b = swarm();
+    let b = support::swarm();
     let addrs = listen(&b, "/memory/0").await;
     let peer = b.local_peer().clone();
 
     let gated_addr =
         ConnectionGater::allow_all().on_addr_dial(|_, addr| Err(format!("no dialing {addr}")));
-    let a = swarm_with(SwarmConfig {
+    let a = support::swarm_with(SwarmConfig {
         gater: gated_addr,
         ..SwarmConfig::default()
     });
@@ -292,7 +261,7 @@ async fn gater_refusals_reach_the_caller_with_their_reason() {
     a.close().await;
 
     let gated_peer = ConnectionGater::allow_all().on_peer_dial(|_| Err("blocked peer".into()));
-    let a = swarm_with(SwarmConfig {
+    let a = support::swarm_with(SwarmConfig {
         gater: gated_peer,
         ..SwarmConfig::default()
     });
@@ -307,7 +276,7 @@ async fn gater_refusals_reach_the_caller_with_their_reason() {
 
     let gated_secured =
         ConnectionGater::allow_all().on_secured(|_, _, _| Err("not this one".into()));
-    let a = swarm_with(SwarmConfig {
+    let a = support::swarm_with(SwarmConfig {
         gater: gated_secured,
         ..SwarmConfig::default()
     });
@@ -330,7 +299,7 @@ async fn gater_refusals_reach_the_caller_with_their_reason() {
 async fn inbound_refused_by_the_gater_never_joins() {
     let refused = Arc::new(AtomicUsize::new(0));
     let counter = refused.clone();
-    let b = swarm_with(SwarmConfig {
+    let b = support::swarm_with(SwarmConfig {
         gater: ConnectionGater::allow_all().on_accept(move |_, _| {
             counter.fetch_add(1, Ordering::Relaxed);
             Err("closed for business".into())
@@ -338,7 +307,7 @@ async fn inbound_refused_by_the_gater_never_joins() {
         ..SwarmConfig::default()
     });
     let addrs = listen(&b, "/memory/0").await;
-    let a = swarm();
+    let a = support::swarm();
     // `accept` runs before any handshake byte: the dialer sees the connection end mid-upgrade.
     let err = a.dial_peer(b.local_peer(), addrs).await.unwrap_err();
     assert!(matches!(err, SwarmError::Dial(_)), "{err:?}");
@@ -350,7 +319,7 @@ async fn inbound_refused_by_the_gater_never_joins() {
 
 #[tokio::test]
 async fn no_dial_uses_only_existing_connections() {
-    let (a, b) = (swarm(), swarm());
+    let (a, b) = (support::swarm(), support::swarm());
     let no_dial = DialOptions {
         no_dial: true,
         ..DialOptions::default()
@@ -369,7 +338,7 @@ async fn no_dial_uses_only_existing_connections() {
 
 #[tokio::test]
 async fn transports_and_listen_addresses_are_checked() {
-    let a = swarm();
+    let a = support::swarm();
     match a.add_transport(MemoryTransport::new(a.upgrader().clone())) {
         Err(SwarmError::DuplicateTransport { existing, new, .. }) => {
             assert_eq!((existing, new), ("memory", "memory"));
@@ -408,7 +377,7 @@ async fn transports_and_listen_addresses_are_checked() {
 
 #[tokio::test]
 async fn best_conn_prefers_more_streams_then_the_newest() {
-    let (a, b) = (swarm(), swarm());
+    let (a, b) = (support::swarm(), support::swarm());
     let release = Arc::new(tokio::sync::Notify::new());
     let hold = release.clone();
     a.set_stream_handler("/hold", move |mut s| {
@@ -513,7 +482,7 @@ async fn a_stalled_handshake_times_out_and_frees_everything() {
     let mut config = SwarmConfig::default();
     // Loopback is private: the local per-dial timeout applies.
     config.dial.limiter.dial_timeout_local = std::time::Duration::from_millis(200);
-    let a = swarm_with(config);
+    let a = support::swarm_with(config);
     let (stalled, _held) = stalling_listener().await;
     let peer = Keypair::generate_ed25519().public().to_peer_id();
     let e = dial_error(a.dial_peer(&peer, vec![stalled.clone()]).await.unwrap_err());
@@ -539,7 +508,7 @@ async fn a_stalled_handshake_times_out_and_frees_everything() {
 
 #[tokio::test]
 async fn one_caller_leaving_does_not_cancel_the_others_and_the_last_ends_the_dial() {
-    let (a, b) = (swarm(), swarm());
+    let (a, b) = (support::swarm(), support::swarm());
     let b_addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
     let (proxy, open) = gated_proxy(socket_addr(&b_addrs[0])).await;
     let peer = b.local_peer().clone();
@@ -590,13 +559,13 @@ async fn one_caller_leaving_does_not_cancel_the_others_and_the_last_ends_the_dia
 
 #[tokio::test]
 async fn close_peer_and_addresses_without_a_transport_still_dial_the_others() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let mut addrs = listen(&b, "/ip4/127.0.0.1/tcp/0").await;
     // No QUIC transport here: the QUIC address is skipped and TCP still dials.
     addrs.insert(0, "/ip4/127.0.0.1/udp/1/quic-v1".parse().unwrap());
     a.add_peer_addrs(b.local_peer(), addrs);
-    echo_roundtrip(&a, b.local_peer(), b"tcp after all").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"tcp after all").await;
     let mut events = a.subscribe();
     a.close_peer(b.local_peer()).await;
     assert!(a.conns_to_peer(b.local_peer()).is_empty());
@@ -690,8 +659,8 @@ async fn the_limiter_bounds_hold_with_a_thousand_queued_dials() {
 
 #[tokio::test]
 async fn inbound_streams_are_negotiated_against_the_registered_handlers() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addrs = listen(&b, "/memory/0").await;
     a.add_peer_addrs(b.local_peer(), addrs);
     // The first protocol b supports wins.
@@ -730,15 +699,15 @@ async fn inbound_streams_are_negotiated_against_the_registered_handlers() {
 
 #[tokio::test]
 async fn a_closed_connection_is_not_reused_and_a_dropping_remote_is_a_typed_error() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addrs = listen(&b, "/memory/0").await;
     a.add_peer_addrs(b.local_peer(), addrs);
-    echo_roundtrip(&a, b.local_peer(), b"one").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"one").await;
     let first = a.best_conn(b.local_peer()).unwrap();
     b.close_peer(a.local_peer()).await;
     until("a notices", || first.is_closed()).await;
-    echo_roundtrip(&a, b.local_peer(), b"two").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"two").await;
     let second = a.best_conn(b.local_peer()).unwrap();
     assert_ne!(second.id(), first.id());
 
@@ -765,7 +734,7 @@ async fn a_closed_connection_is_not_reused_and_a_dropping_remote_is_a_typed_erro
 
 #[tokio::test]
 async fn close_answers_waiting_callers_and_aborts_their_dials() {
-    let a = swarm();
+    let a = support::swarm();
     let (stalled, _held) = stalling_listener().await;
     let peer = Keypair::generate_ed25519().public().to_peer_id();
     let caller = {
@@ -803,7 +772,7 @@ fn swarm_with_quic() -> Swarm {
 #[tokio::test]
 async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
     let server = swarm_with_quic();
-    echo_handler(&server);
+    support::serve_echo(&server);
     let addrs = server
         .listen(&[
             "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
@@ -820,7 +789,7 @@ async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
     let mut sorted = addrs.clone();
     sorted.sort_by_key(|a| !a.to_string().contains("/tcp/"));
     client.add_peer_addrs(server.local_peer(), sorted);
-    echo_roundtrip(&client, server.local_peer(), b"over quic").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"over quic").await;
 
     let conns = client.conns_to_peer(server.local_peer());
     assert_eq!(conns.len(), 1);
@@ -845,7 +814,7 @@ async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
 #[tokio::test]
 async fn tcp_is_dialed_when_quic_fails() {
     let server = swarm_with_quic();
-    echo_handler(&server);
+    support::serve_echo(&server);
     let tcp = listen(&server, "/ip4/127.0.0.1/tcp/0").await;
     let client = swarm_with_quic();
     // A QUIC address where nobody listens, and the real TCP address.
@@ -860,7 +829,7 @@ async fn tcp_is_dialed_when_quic_fails() {
     let mut addrs = tcp.clone();
     addrs.push(dead_quic);
     client.add_peer_addrs(server.local_peer(), addrs);
-    echo_roundtrip(&client, server.local_peer(), b"over tcp").await;
+    support::echo_roundtrip(&client, server.local_peer(), b"over tcp").await;
     let conns = client.conns_to_peer(server.local_peer());
     assert_eq!(conns[0].muxer(), "/yamux/1.0.0");
     client.close().await;
@@ -869,8 +838,8 @@ async fn tcp_is_dialed_when_quic_fails() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stream_that_never_finishes_negotiating_is_reset_after_the_timeout() {
-    let (a, b) = (swarm(), swarm());
-    echo_handler(&b);
+    let (a, b) = (support::swarm(), support::swarm());
+    support::serve_echo(&b);
     let addrs = listen(&b, "/memory/0").await;
     let conn = a.dial_peer(b.local_peer(), addrs).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -889,7 +858,7 @@ async fn a_stream_that_never_finishes_negotiating_is_reset_after_the_timeout() {
     let mut buf = [0u8; 1];
     assert!(stream.read(&mut buf).await.is_err());
     assert!(!conn.is_closed());
-    echo_roundtrip(&a, b.local_peer(), b"still fine").await;
+    support::echo_roundtrip(&a, b.local_peer(), b"still fine").await;
     a.close().await;
     b.close().await;
 }

@@ -8,12 +8,14 @@ use std::error::Error;
 
 use futures_util::SinkExt;
 use peernet::{
-    AddrInfo, Connection, DnsError, Host, Keypair, Listener, Multiaddr, SecurityProtocol,
-    TcpConfig, TransportError, Upgrader, WsError, WsTlsConfig, WsTransport, MAX_WS_MESSAGE,
+    AddrInfo, DnsError, Host, Keypair, Listener, Multiaddr, SecurityProtocol, TcpConfig,
+    TransportError, Upgrader, WsError, WsTlsConfig, WsTransport, MAX_WS_MESSAGE,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::Message;
+
+mod support;
 
 const ECHO: &str = "/echo/1.0.0";
 
@@ -24,10 +26,6 @@ fn transport(seed: u64, security: SecurityProtocol) -> WsTransport {
 
 fn loopback_ws() -> Multiaddr {
     "/ip4/127.0.0.1/tcp/0/ws".parse().unwrap()
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
 
 /// Serves `/echo/1.0.0` on every stream of every accepted connection.
@@ -49,20 +47,6 @@ fn serve_echo(mut listener: Listener) {
     });
 }
 
-async fn echo(conn: &Connection, data: &[u8]) -> Vec<u8> {
-    let stream = conn.open_stream(&[ECHO]).await.unwrap();
-    let (mut r, mut w) = tokio::io::split(stream);
-    let data = data.to_vec();
-    let writer = tokio::spawn(async move {
-        w.write_all(&data).await.unwrap();
-        w.shutdown().await.unwrap();
-    });
-    let mut back = Vec::new();
-    r.read_to_end(&mut back).await.unwrap();
-    writer.await.unwrap();
-    back
-}
-
 async fn echo_over_ws(security: SecurityProtocol) {
     let server = transport(1, security);
     let client = transport(2, security);
@@ -79,15 +63,15 @@ async fn echo_over_ws(security: SecurityProtocol) {
     assert_eq!(conn.security(), security.protocol_id());
     assert_eq!(conn.muxer(), "/yamux/1.0.0");
     assert!(conn.remote_addr().to_string().ends_with("/ws"));
-    let data = pattern(1 << 20);
-    assert_eq!(echo(&conn, &data).await, data);
+    let data = support::pattern(1 << 20);
+    assert_eq!(support::echo_on(&conn, &[ECHO], &data).await, data);
     // Several streams at once over the one WebSocket.
     let mut tasks = Vec::new();
     for i in 0..8 {
         let conn = conn.clone();
         tasks.push(tokio::spawn(async move {
-            let data = pattern(1000 + i * 7777);
-            assert_eq!(echo(&conn, &data).await, data);
+            let data = support::pattern(1000 + i * 7777);
+            assert_eq!(support::echo_on(&conn, &[ECHO], &data).await, data);
         }));
     }
     for t in tasks {
@@ -226,7 +210,10 @@ async fn listener_drops_a_text_sending_client_and_keeps_serving() {
         .dial(&addr, None)
         .await
         .unwrap();
-    assert_eq!(echo(&conn, b"still here").await, b"still here");
+    assert_eq!(
+        support::echo_on(&conn, &[ECHO], b"still here").await,
+        b"still here"
+    );
 }
 
 #[tokio::test]
@@ -326,8 +313,8 @@ async fn echo_over_wss(security: SecurityProtocol) {
                 conn.remote_addr().to_string(),
                 format!("/ip4/127.0.0.1/tcp/{port}/tls/ws")
             );
-            let data = pattern(1 << 20);
-            assert_eq!(echo(&conn, &data).await, data);
+            let data = support::pattern(1 << 20);
+            assert_eq!(support::echo_on(&conn, &[ECHO], &data).await, data);
             conn.close().await;
         }
     }
@@ -377,7 +364,7 @@ async fn secure_websocket_with_an_untrusted_or_misnamed_certificate_is_a_typed_e
         .parse()
         .unwrap();
     let conn = client.dial(&addr, None).await.unwrap();
-    assert_eq!(echo(&conn, b"ok").await, b"ok");
+    assert_eq!(support::echo_on(&conn, &[ECHO], b"ok").await, b"ok");
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! The yamux driver over `tokio::io::duplex` and real loopback TCP.
 
 use std::io;
-use std::time::Duration;
 
 use peernet::yamux::{Config, Role, SessionError, YamuxSession};
 use peernet_core::yamux::{Flags, Header, HEADER_LEN};
@@ -198,7 +197,10 @@ async fn dropping_a_stream_with_unread_data_resets_it() {
     stream.write_all(b"hello").await.unwrap();
     let mut accepted = server.accept_stream().await.unwrap();
     accepted.write_all(b"never read").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Read one byte: the data has arrived, and the rest lies unread when the stream drops.
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"n");
     drop(stream);
     let mut buf = Vec::new();
     let err = accepted.read_to_end(&mut buf).await.unwrap_err();

@@ -55,6 +55,7 @@ pub enum Seen {
 enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
     Disconnect(libp2p::PeerId),
+    Push(libp2p::PeerId),
 }
 
 /// A running rust-libp2p node.
@@ -211,6 +212,7 @@ impl RustNode {
                         Some(Command::Disconnect(peer)) => {
                             let _ = swarm.disconnect_peer_id(peer);
                         }
+                        Some(Command::Push(peer)) => swarm.behaviour_mut().identify.push([peer]),
                         None => break,
                     },
                     event = swarm.select_next_some() => {
@@ -264,6 +266,11 @@ impl RustNode {
     /// Closes every connection to `peer` (see [`Seen::Disconnected`]).
     pub fn disconnect(&self, peer: libp2p::PeerId) {
         let _ = self.commands.send(Command::Disconnect(peer));
+    }
+
+    /// Pushes our identify info to `peer` (`/ipfs/id/push/1.0.0`).
+    pub fn push_identify(&self, peer: libp2p::PeerId) {
+        let _ = self.commands.send(Command::Push(peer));
     }
 
     /// Waits (up to 10 s) for an event the filter picks.
