@@ -1,12 +1,180 @@
 //! The `peernet` binary as a user runs it: output, JSON lines, exit codes, error lines.
+//!
+//! Every process a test starts is a [`Proc`], killed and reaped when it is dropped (also when an
+//! assertion fails), and every wait for a process or a line of its output has a deadline, so a
+//! hang fails the test instead of stalling the run. The deadline is generous: it only turns a hang
+//! into a failure and says nothing about speed.
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
+/// How long any one wait may take: for a command to exit, or for a line of its output.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A running `peernet` process. Its stdout and stderr are read by threads into channels (so it
+/// never blocks on a full pipe), and dropping it kills and reaps the process.
+struct Proc {
+    child: Child,
+    /// `peernet ARGS`, for messages.
+    what: String,
+    stdout: Receiver<Vec<u8>>,
+    stderr: Receiver<Vec<u8>>,
+    /// Set once the process has been reaped.
+    status: Option<ExitStatus>,
+}
+
+/// Reads `from` line by line (each with its `\n`) into a channel until end of file.
+fn read_lines(from: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut from = BufReader::new(from);
+        loop {
+            let mut line = Vec::new();
+            match from.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                // Keep draining even when nobody listens any more: a full pipe would stall it.
+                Ok(_) => {
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn text(line: &[u8]) -> String {
+    String::from_utf8_lossy(line)
+        .trim_end_matches(['\r', '\n'])
+        .to_owned()
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Proc {
+        let what = format!("peernet {}", args.join(" "));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peernet"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = read_lines(child.stdout.take().expect("piped stdout"));
+        let stderr = read_lines(child.stderr.take().expect("piped stderr"));
+        Proc {
+            child,
+            what,
+            stdout,
+            stderr,
+            status: None,
+        }
+    }
+
+    /// The next line on stdout, without its line ending.
+    fn line(&mut self) -> String {
+        match self.stdout.recv_timeout(DEADLINE) {
+            Ok(line) => text(&line),
+            Err(e) => self.fail(&format!("no line on stdout ({e:?})")),
+        }
+    }
+
+    /// The next line on stderr, without its line ending.
+    fn stderr_line(&mut self) -> String {
+        match self.stderr.recv_timeout(DEADLINE) {
+            Ok(line) => text(&line),
+            Err(e) => self.fail(&format!("no line on stderr ({e:?})")),
+        }
+    }
+
+    /// Waits for the process to exit.
+    fn wait(&mut self) -> ExitStatus {
+        let give_up = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.status {
+                return status;
+            }
+            match self.child.try_wait() {
+                Ok(Some(status)) => self.status = Some(status),
+                Ok(None) if Instant::now() < give_up => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => self.fail(&format!("still running after {DEADLINE:?}")),
+                Err(e) => self.fail(&format!("cannot wait for it: {e}")),
+            }
+        }
+    }
+
+    /// Sends SIGTERM (a failed `kill` fails the test) and waits for the process to exit.
+    fn terminate(&mut self) -> ExitStatus {
+        if self.status.is_none() {
+            let pid = self.child.id().to_string();
+            let kill = Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+            assert!(kill.success(), "kill -TERM {pid} ({}): {kill}", self.what);
+        }
+        self.wait()
+    }
+
+    /// Everything left on `rx` until the process closes the pipe.
+    fn rest(&mut self, stderr: bool) -> Vec<u8> {
+        let give_up = Instant::now() + DEADLINE;
+        let mut all = Vec::new();
+        loop {
+            let rx = if stderr { &self.stderr } else { &self.stdout };
+            match rx.recv_timeout(give_up.saturating_duration_since(Instant::now())) {
+                Ok(line) => all.extend_from_slice(&line),
+                Err(RecvTimeoutError::Disconnected) => return all,
+                Err(RecvTimeoutError::Timeout) => self.fail("its output did not end"),
+            }
+        }
+    }
+
+    /// Runs to completion: the process's status, stdout and stderr.
+    fn output(mut self) -> Output {
+        let status = self.wait();
+        let stdout = self.rest(false);
+        let stderr = self.rest(true);
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Fails the test, with what the process printed on stderr so far.
+    fn fail(&mut self, why: &str) -> ! {
+        let state = match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.status = Some(status);
+                format!("exited: {status}")
+            }
+            _ => "still running".to_owned(),
+        };
+        let err: Vec<String> = self.stderr.try_iter().map(|l| text(&l)).collect();
+        panic!(
+            "{}: {why}; it is {state}; its stderr so far:\n{}",
+            self.what,
+            err.join("\n")
+        );
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            // SIGKILL cannot be ignored, so the wait that follows is bounded.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `peernet ARGS` to completion (within [`DEADLINE`]).
 fn peernet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_peernet"))
-        .args(args)
-        .output()
-        .expect("run peernet")
+    Proc::spawn(args).output()
 }
 
 fn stdout(o: &Output) -> String {
@@ -101,9 +269,9 @@ fn help_explains_the_commands() {
     }
 }
 
-/// A `peernet listen` process, stopped with SIGTERM on drop.
+/// A `peernet --json listen` process (killed on drop; [`ListenNode::stop`] sends SIGTERM).
 struct ListenNode {
-    child: std::process::Child,
+    proc: Proc,
     addr: String,
     /// The metrics endpoint's URL, with `--metrics`.
     metrics: Option<String>,
@@ -111,47 +279,32 @@ struct ListenNode {
 
 impl ListenNode {
     fn start(extra: &[&str]) -> ListenNode {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peernet"))
-            .args(["--json", "listen", "--ip", "127.0.0.1"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-        reader.read_line(&mut line).unwrap();
+        let mut args = vec!["--json", "listen", "--ip", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        let mut proc = Proc::spawn(&args);
+        let mut line = proc.line();
         // With --metrics, the endpoint's line comes before the listen addresses.
         let mut metrics = None;
-        let first: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
         if first["type"] == "metrics" {
             metrics = Some(first["url"].as_str().unwrap().to_owned());
-            line.clear();
-            reader.read_line(&mut line).unwrap();
+            line = proc.line();
         }
-        // Keep draining: the node prints a line per listen address, and a closed pipe stops it.
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            while reader.read_line(&mut rest).is_ok_and(|n| n > 0) {
-                rest.clear();
-            }
-        });
-        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        // The node prints a line per listen address; the reading thread keeps draining them.
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
         assert_eq!(v["type"], "listen");
         let addr = v["addr"].as_str().unwrap().to_owned();
         ListenNode {
-            child,
+            proc,
             addr,
             metrics,
         }
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap()
+    fn stop(mut self) -> ExitStatus {
+        self.proc.terminate()
     }
 }
 
@@ -435,7 +588,10 @@ fn http_get(url: &str) -> (String, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut socket = std::net::TcpStream::connect(host).unwrap();
+    let mut socket =
+        std::net::TcpStream::connect_timeout(&host.parse().unwrap(), DEADLINE).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    socket.set_write_timeout(Some(DEADLINE)).unwrap();
     write!(socket, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
     let mut answer = String::new();
     socket.read_to_string(&mut answer).unwrap();
@@ -475,28 +631,16 @@ fn listen_metrics_endpoint_counts_a_ping() {
     assert_eq!(status, "HTTP/1.1 404 Not Found");
 
     // Human output names the endpoint too.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peernet"))
-        .args(["listen", "--ip", "127.0.0.1", "--metrics", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    let mut human = Proc::spawn(&["listen", "--ip", "127.0.0.1", "--metrics", "127.0.0.1:0"]);
+    let line = human.line();
     // Let it finish its startup output ("peer id" comes last) before stopping it.
-    let mut rest = String::new();
-    while std::io::BufRead::read_line(&mut reader, &mut rest).unwrap() > 0
-        && !rest.starts_with("peer id")
-    {
-        rest.clear();
-    }
+    while !human.line().starts_with("peer id") {}
     let human_url = line.trim().strip_prefix("metrics on ").unwrap_or_default();
     assert!(human_url.starts_with("http://127.0.0.1:"), "{line}");
     assert_eq!(http_get(human_url).0, "HTTP/1.1 200 OK");
-    // (Its exit status is not checked: a SIGTERM may land before its handler is installed.)
-    let _ = child.kill();
-    let _ = child.wait();
+    // Killed on drop. (Its exit status is not checked: a SIGTERM may land before its handler is
+    // installed.)
+    drop(human);
     assert!(node.stop().success());
 }
 
@@ -592,4 +736,118 @@ fn secure_websocket_listen_with_a_certificate_and_dial_with_a_ca() {
     let o = peernet(&["listen", "--wss", "0"]);
     assert!(!o.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `peernet --json devp2p listen` on a free port: the process and its enode.
+fn devp2p_listener(extra: &[&str]) -> (Proc, String) {
+    let mut args = vec!["--json", "devp2p", "listen", "--port", "0"];
+    args.extend_from_slice(extra);
+    let mut proc = Proc::spawn(&args);
+    let line = proc.line();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+    assert_eq!(v["type"], "listen", "{v}");
+    let enode = v["enode"].as_str().unwrap().to_owned();
+    (proc, enode)
+}
+
+/// `enode://ID@IP:PORT` split into ID and IP:PORT.
+fn enode_parts(enode: &str) -> (&str, &str) {
+    enode
+        .strip_prefix("enode://")
+        .and_then(|rest| rest.split_once('@'))
+        .unwrap_or_else(|| panic!("not an enode: {enode}"))
+}
+
+#[test]
+fn devp2p_dial_completes_the_handshake_with_a_listener_and_both_exit() {
+    let (mut listener, enode) = devp2p_listener(&["--seed", "5", "--cap", "eth/68/17"]);
+    let (id, addr) = enode_parts(&enode);
+    assert_eq!(id.len(), 128, "{enode}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{enode}");
+    assert!(addr.starts_with("127.0.0.1:"), "{enode}");
+
+    // The dial prints the listener's Hello, then a ping, then disconnects and exits 0.
+    let o = peernet(&["--json", "devp2p", "dial", &enode, "--cap", "eth/68/17"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 2, "{}", stdout(&o));
+    let hello = &lines[0];
+    let keys: Vec<&str> = hello
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["type", "node_id", "client_id", "caps", "p2p_version"],
+        "{hello}"
+    );
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(
+        hello["node_id"], id,
+        "the Hello must come from the enode we dialed"
+    );
+    assert!(
+        hello["client_id"].as_str().unwrap().starts_with("peernet"),
+        "{hello}"
+    );
+    assert_eq!(hello["caps"], serde_json::json!(["eth/68"]));
+    assert_eq!(hello["p2p_version"], 5);
+    assert_eq!(lines[1]["type"], "ping", "{}", lines[1]);
+    assert!(lines[1]["rtt_us"].as_u64().is_some(), "{}", lines[1]);
+
+    // The listener saw the inbound peer share eth/68, then saw it leave.
+    let added = listener.stderr_line();
+    assert!(added.starts_with("peer added: "), "{added}");
+    assert!(
+        added.contains(" inbound ") && added.ends_with("caps [eth/68]"),
+        "{added}"
+    );
+    let removed = listener.stderr_line();
+    assert!(removed.starts_with("peer removed: "), "{removed}");
+
+    // Human output names the node and its capabilities too.
+    let o = peernet(&["devp2p", "dial", &enode, "--cap", "eth/68/17"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with(&format!("hello from {id} (")), "{out}");
+    assert!(out.contains("p2p v5, caps [eth/68]"), "{out}");
+
+    assert!(
+        listener.terminate().success(),
+        "devp2p listen must exit 0 on SIGTERM"
+    );
+}
+
+#[test]
+fn devp2p_dial_to_a_wrong_port_or_a_wrong_node_id_fails_with_one_error_line() {
+    let (listener, enode) = devp2p_listener(&["--seed", "6"]);
+    let (id, addr) = enode_parts(&enode);
+
+    // Nothing listens on the port a just-closed socket had.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nobody = format!("enode://{id}@127.0.0.1:{port}");
+    let o = peernet(&["--timeout", "10", "devp2p", "dial", &nobody]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    // The right address, but another node's id (seed 1's): the handshake cannot succeed.
+    let (other_node, other) = devp2p_listener(&["--seed", "1"]);
+    drop(other_node); // only its id is needed
+    let (other_id, _) = enode_parts(&other);
+    assert_ne!(other_id, id);
+    let wrong = format!("enode://{other_id}@{addr}");
+    let o = peernet(&["--timeout", "10", "devp2p", "dial", &wrong]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "", "no Hello from a node with another id");
+    let err = stderr(&o);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    drop(listener);
 }
