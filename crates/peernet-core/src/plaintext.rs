@@ -73,6 +73,20 @@ pub enum PlaintextError {
     },
 }
 
+impl PlaintextError {
+    /// Always the remote's: everything here is what it sent.
+    pub fn fault(&self) -> crate::error::Fault {
+        match self {
+            PlaintextError::Frame(_)
+            | PlaintextError::Protobuf(_)
+            | PlaintextError::PeerId(_)
+            | PlaintextError::PublicKey(_)
+            | PlaintextError::IdKeyMismatch { .. }
+            | PlaintextError::UnexpectedPeer { .. } => crate::error::Fault::Remote,
+        }
+    }
+}
+
 /// The `Exchange` message: a peer id and the public key it derives from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {

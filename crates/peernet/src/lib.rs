@@ -83,8 +83,8 @@ pub use connection::{
 pub use gater::{ConnectionGater, GateStep};
 pub use host::{
     AddrTtl, ConnManager, ConnManagerConfig, ConnSnapshot, Host, HostBuilder, HostError, HostEvent,
-    IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, DEFAULT_USER_AGENT, IDENTIFY_TIMEOUT,
-    MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
+    IdentifyInfo, Peerstore, PeerstoreError, PeerstoreLimits, RecordOutcome, DEFAULT_USER_AGENT,
+    IDENTIFY_TIMEOUT, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION, RECENTLY_CONNECTED_TTL, TEMP_TTL,
 };
 pub use ids::{ConnectionId, Direction};
 pub use metrics::Metrics;

@@ -103,6 +103,26 @@ pub enum NoiseUpgradeError {
     Noise(#[from] NoiseError),
 }
 
+impl NoiseUpgradeError {
+    /// Who was at fault: the I/O's for a failed read or write, the remote's for a closed
+    /// stream, the handshake's own answer otherwise.
+    pub fn fault(&self) -> peernet_core::Fault {
+        match self {
+            NoiseUpgradeError::Io(_) => peernet_core::Fault::Io,
+            NoiseUpgradeError::Closed => peernet_core::Fault::Remote,
+            NoiseUpgradeError::Noise(e) => e.fault(),
+        }
+    }
+
+    /// `(expected, actual)` when the handshake proved another peer than the one dialed.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            NoiseUpgradeError::Noise(e) => e.peer_id_mismatch(),
+            _ => None,
+        }
+    }
+}
+
 /// Runs the handshake as the dialer over `io`.
 ///
 /// `expected` is the peer id that was dialed, if known; another identity is refused with

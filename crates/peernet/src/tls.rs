@@ -62,24 +62,35 @@ const WRITE_BUFFER: usize = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsUpgradeError {
     /// The local certificate or configuration could not be built. Local fault.
-    #[error("TLS configuration: {0}")]
-    Config(TlsError),
+    #[error("TLS configuration")]
+    Config(#[source] TlsError),
     /// The remote's certificate was refused (including a peer id other than the expected one:
     /// [`TlsError::PeerIdMismatch`]). The remote is at fault.
-    #[error("remote certificate refused: {0}")]
-    Certificate(TlsError),
+    #[error("remote certificate refused")]
+    Certificate(#[source] TlsError),
     /// The TLS handshake failed: a protocol violation by the remote, an alert it sent (for
     /// instance because it refused our certificate), or no common ALPN protocol, cipher suite
     /// or version. Usually the remote's fault or an incompatibility.
-    #[error("TLS handshake: {0}")]
-    Handshake(rustls::Error),
+    #[error("TLS handshake failed")]
+    Handshake(#[source] rustls::Error),
     /// The underlying connection failed or was closed during the handshake. The network or the
     /// remote is at fault.
-    #[error("I/O during TLS handshake: {0}")]
-    Io(io::Error),
+    #[error("I/O during TLS handshake")]
+    Io(#[source] io::Error),
 }
 
 impl TlsUpgradeError {
+    /// Who was at fault: our configuration, the remote's certificate or handshake, or the
+    /// connection under it.
+    pub fn fault(&self) -> peernet_core::Fault {
+        use peernet_core::Fault;
+        match self {
+            TlsUpgradeError::Config(_) => Fault::Local,
+            TlsUpgradeError::Certificate(_) | TlsUpgradeError::Handshake(_) => Fault::Remote,
+            TlsUpgradeError::Io(_) => Fault::Io,
+        }
+    }
+
     /// `(expected, actual)` when the remote's certificate proved another peer than the one
     /// dialed.
     pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {

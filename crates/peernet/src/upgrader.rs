@@ -110,13 +110,29 @@ pub enum UpgradeError {
 }
 
 impl UpgradeError {
+    /// Who was at fault: the layer that failed says it; a timeout is the remote's (silent or
+    /// slow), the gater and a missing security protocol are ours, a resource refusal our limit.
+    pub fn fault(&self) -> peernet_core::Fault {
+        use peernet_core::Fault;
+        match self {
+            UpgradeError::Timeout(_) | UpgradeError::Closed => Fault::Remote,
+            UpgradeError::Negotiation(e) => e.fault(),
+            UpgradeError::Noise(e) => e.fault(),
+            UpgradeError::Tls(e) => e.fault(),
+            UpgradeError::Plaintext(e) => e.fault(),
+            UpgradeError::Io(_) => Fault::Io,
+            UpgradeError::NoSecurity | UpgradeError::Gated { .. } => Fault::Local,
+            UpgradeError::ResourceLimit(_) => Fault::Limit,
+        }
+    }
+}
+
+impl UpgradeError {
     /// `(expected, actual)` when the security handshake proved another peer than the one
     /// dialed.
     pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
         match self {
-            UpgradeError::Noise(noise::NoiseUpgradeError::Noise(
-                peernet_core::noise::NoiseError::PeerIdMismatch { expected, actual },
-            )) => Some((expected, actual)),
+            UpgradeError::Noise(e) => e.peer_id_mismatch(),
             UpgradeError::Tls(e) => e.peer_id_mismatch(),
             _ => None,
         }

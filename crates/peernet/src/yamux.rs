@@ -96,6 +96,17 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// Who was at fault: the I/O's, the peer's for closing or breaking yamux, ours for our own
+    /// close.
+    pub fn fault(&self) -> peernet_core::Fault {
+        match self {
+            SessionError::Io(_) => peernet_core::Fault::Io,
+            SessionError::Eof => peernet_core::Fault::Remote,
+            SessionError::Yamux(e) => e.fault(),
+            SessionError::Closed => peernet_core::Fault::Local,
+        }
+    }
+
     fn to_io(&self) -> io::Error {
         let kind = match self {
             SessionError::Io(e) => e.kind(),

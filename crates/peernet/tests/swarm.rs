@@ -751,27 +751,9 @@ async fn close_answers_waiting_callers_and_aborts_their_dials() {
     );
 }
 
-/// A swarm with TCP and QUIC (and memory) for the same identity.
-fn swarm_with_quic() -> Swarm {
-    let keypair = Keypair::generate_ed25519();
-    let swarm = Swarm::new(Upgrader::new(keypair.clone()), SwarmConfig::default());
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
-    swarm
-        .add_transport(
-            peernet::QuicTransport::new(&keypair, peernet::QuicConfig::default()).unwrap(),
-        )
-        .unwrap();
-    swarm
-}
-
 #[tokio::test]
 async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
-    let server = swarm_with_quic();
+    let server = support::tcp_quic_swarm();
     support::serve_echo(&server);
     let addrs = server
         .listen(&[
@@ -784,7 +766,7 @@ async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
     assert_eq!(addrs.len(), 2);
     let mut events = server.subscribe();
 
-    let client = swarm_with_quic();
+    let client = support::tcp_quic_swarm();
     // TCP first in the list: the ranking, not the order given, decides.
     let mut sorted = addrs.clone();
     sorted.sort_by_key(|a| !a.to_string().contains("/tcp/"));
@@ -813,10 +795,10 @@ async fn a_peer_on_tcp_and_quic_is_reached_over_quic_without_dialing_tcp() {
 
 #[tokio::test]
 async fn tcp_is_dialed_when_quic_fails() {
-    let server = swarm_with_quic();
+    let server = support::tcp_quic_swarm();
     support::serve_echo(&server);
     let tcp = listen(&server, "/ip4/127.0.0.1/tcp/0").await;
-    let client = swarm_with_quic();
+    let client = support::tcp_quic_swarm();
     // A QUIC address where nobody listens, and the real TCP address.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()

@@ -81,7 +81,7 @@ impl BlackHoleSuccessCounter {
         match self.state {
             BlackHoleState::Allowed => BlackHoleState::Allowed,
             BlackHoleState::Probing => BlackHoleState::Probing,
-            BlackHoleState::Blocked if self.requests % self.config.n == 0 => {
+            BlackHoleState::Blocked if self.requests.is_multiple_of(self.config.n) => {
                 BlackHoleState::Probing
             }
             BlackHoleState::Blocked => BlackHoleState::Blocked,

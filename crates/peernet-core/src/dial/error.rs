@@ -67,6 +67,24 @@ pub enum AddrDialError {
 }
 
 impl AddrDialError {
+    /// Who was at fault: our policy or configuration for what was refused before a packet went
+    /// out, the remote for what it advertised or answered, the network for I/O and timeouts.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            AddrDialError::Backoff
+            | AddrDialError::BlackHole
+            | AddrDialError::NoTransport
+            | AddrDialError::Cancelled
+            | AddrDialError::Gated(_) => Fault::Local,
+            AddrDialError::QuicDraft29
+            | AddrDialError::OwnListenAddr
+            | AddrDialError::Handshake(_)
+            | AddrDialError::PeerIdMismatch { .. } => Fault::Remote,
+            AddrDialError::Timeout | AddrDialError::Io(_) | AddrDialError::Resolve(_) => Fault::Io,
+        }
+    }
+
     /// Whether the error follows an actual connection attempt, whose outcome says something
     /// about the network (and so feeds backoff and black hole detection).
     pub(crate) fn was_attempted(&self) -> bool {
@@ -125,7 +143,32 @@ pub struct DialError {
     pub skipped: usize,
 }
 
+impl DialErrorCause {
+    /// Who was at fault: dialing ourselves or no address is the caller's doing; a failed or
+    /// timed-out dial is the network's, unless every address says otherwise (see
+    /// [`DialError::fault`]).
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            DialErrorCause::DialToSelf | DialErrorCause::NoAddresses => Fault::Local,
+            DialErrorCause::NoGoodAddresses | DialErrorCause::AllDialsFailed => Fault::Io,
+            DialErrorCause::Timeout => Fault::Io,
+        }
+    }
+}
+
 impl DialError {
+    /// Who was at fault: when every address failed for the same reason, that reason's fault
+    /// (every address refused by our policy is ours; every remote proving another identity is
+    /// the remote's); otherwise the cause's.
+    pub fn fault(&self) -> crate::error::Fault {
+        let mut faults = self.errors.iter().map(|e| e.cause.fault());
+        match faults.next() {
+            Some(first) if self.skipped == 0 && faults.all(|f| f == first) => first,
+            _ => self.cause.fault(),
+        }
+    }
+
     pub(crate) fn new(peer: PeerId, cause: DialErrorCause) -> Self {
         DialError {
             peer,

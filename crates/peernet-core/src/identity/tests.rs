@@ -227,7 +227,7 @@ fn fake_rsa_spki(bits: usize) -> Vec<u8> {
         out
     }
     let mut n = vec![0xffu8; bits.div_ceil(8)];
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         n[0] = (1u8 << (bits % 8)) - 1;
     }
     if n[0] & 0x80 != 0 {

@@ -76,3 +76,32 @@ pub enum NoiseError {
     #[error("noise API misuse: {0}")]
     Misuse(&'static str),
 }
+
+impl NoiseError {
+    /// Who was at fault, as each variant's documentation says.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            NoiseError::MessageTooShort { .. }
+            | NoiseError::Decrypt
+            | NoiseError::LowOrderKey
+            | NoiseError::FrameTooShort(_)
+            | NoiseError::MalformedPayload(_)
+            | NoiseError::InvalidExtensions(_)
+            | NoiseError::MissingPayloadField(_)
+            | NoiseError::InvalidIdentityKey(_)
+            | NoiseError::InvalidSignature
+            | NoiseError::PeerIdMismatch { .. } => Fault::Remote,
+            NoiseError::PayloadTooLarge { .. } | NoiseError::Misuse(_) => Fault::Local,
+            NoiseError::NonceExhausted => Fault::Limit,
+        }
+    }
+
+    /// `(expected, actual)` when the remote proved another peer than the one dialed.
+    pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
+        match self {
+            NoiseError::PeerIdMismatch { expected, actual } => Some((expected, actual)),
+            _ => None,
+        }
+    }
+}

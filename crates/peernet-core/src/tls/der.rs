@@ -208,7 +208,7 @@ fn civil_seconds(year: u32, rest: &[u8]) -> Option<i64> {
     let hour = digits(rest.get(4..6)?)?;
     let minute = digits(rest.get(6..8)?)?;
     let second = digits(rest.get(8..10)?)?;
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let month_days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

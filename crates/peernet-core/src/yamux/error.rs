@@ -88,8 +88,37 @@ pub enum YamuxError {
 }
 
 impl YamuxError {
-    /// Whether the peer is at fault and the whole session is over.
-    pub fn is_peer_fault(&self) -> bool {
+    /// Who was at fault: the peer for everything it sent or failed to answer, this process for
+    /// calls that make no sense, our limits for a budget or id space used up.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            YamuxError::UnsupportedVersion(_)
+            | YamuxError::UnknownFrameType(_)
+            | YamuxError::InvalidStreamId(_)
+            | YamuxError::DuplicateStream(_)
+            | YamuxError::WindowExceeded { .. }
+            | YamuxError::WindowOverflow { .. }
+            | YamuxError::DataAfterFin(_)
+            | YamuxError::PingFlood(_)
+            | YamuxError::TransmitBacklog(_)
+            | YamuxError::KeepAliveTimeout
+            | YamuxError::RemoteGoAway(_)
+            | YamuxError::StreamReset(_) => Fault::Remote,
+            YamuxError::LocallyReset(_)
+            | YamuxError::UnknownStream(_)
+            | YamuxError::WriteClosed(_)
+            | YamuxError::LocalGoAway
+            | YamuxError::SessionClosed => Fault::Local,
+            YamuxError::AckBacklogFull
+            | YamuxError::MemoryBudget
+            | YamuxError::StreamIdsExhausted => Fault::Limit,
+        }
+    }
+
+    /// Whether the peer broke the protocol (or stopped answering), which ends the session with
+    /// a protocol-error go-away.
+    pub(crate) fn is_protocol_violation(&self) -> bool {
         matches!(
             self,
             YamuxError::UnsupportedVersion(_)

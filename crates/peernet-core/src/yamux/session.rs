@@ -329,7 +329,7 @@ impl Session {
     fn is_ours(&self, id: StreamId) -> bool {
         match self.role {
             Role::Client => id % 2 == 1,
-            Role::Server => id % 2 == 0,
+            Role::Server => id.is_multiple_of(2),
         }
     }
 
@@ -645,7 +645,7 @@ impl Session {
     fn fail(&mut self, err: YamuxError) -> YamuxError {
         if self.closed.is_none() {
             self.closed = Some(err);
-            let code = if err.is_peer_fault() {
+            let code = if err.is_protocol_violation() {
                 GoAwayCode::ProtocolError
             } else {
                 GoAwayCode::InternalError

@@ -97,7 +97,7 @@ impl ConnectionError {
         match self {
             ConnectionError::Eof => Fault::Remote,
             ConnectionError::Closed => Fault::Local,
-            ConnectionError::Yamux(_) => Fault::Remote,
+            ConnectionError::Yamux(e) => e.fault(),
             ConnectionError::Io(e) if e.kind() == io::ErrorKind::TimedOut => Fault::Remote,
             ConnectionError::Io(_) => Fault::Io,
         }

@@ -13,25 +13,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::connection::Stream;
-use crate::host::{
-    AddrTtl, Host, HostError, HostEvent, Inner, RecordOutcome, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
+use crate::host::basic::{
+    Host, HostEvent, IdentifyInfo, Inner, MAX_OBSERVED_ADDRS, PROTOCOL_VERSION,
 };
+use crate::host::error::HostError;
+use crate::host::peerstore::{AddrTtl, RecordOutcome};
 use crate::ids::ConnectionId;
 use crate::metrics::IdentifyEvent;
 use crate::swarm::{DialOptions, SwarmEvent};
 
 /// Time allowed for a whole identify or push exchange (read or write).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a peer told us through identify, after validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentifyInfo {
-    /// The peer (authenticated by the connection).
-    pub peer: PeerId,
-    /// Its message (merged if it came in several); public key and signed peer record, when
-    /// present, have been checked to be the peer's.
-    pub message: Identify,
-}
 
 fn upgrade(weak: &Weak<Inner>) -> Option<Host> {
     weak.upgrade().map(|inner| Host { inner })
@@ -388,5 +380,21 @@ pub(super) fn push_to_all(host: &Host) {
                 Err(_) => tracing::debug!(%peer, "identify push timed out"),
             }
         });
+    }
+}
+
+impl Host {
+    /// Runs identify with `peer` now (on its best connection, dialing if needed), records the
+    /// result in the peerstore and returns it.
+    ///
+    /// # Errors
+    ///
+    /// Dial or stream errors, [`HostError::Timeout`], a malformed message, or an identity that
+    /// is not the peer's.
+    pub async fn identify(&self, peer: &PeerId) -> Result<IdentifyInfo, HostError> {
+        let stream = self
+            .new_stream(peer, &[peernet_core::identify::PROTOCOL])
+            .await?;
+        run_identify(self, stream).await
     }
 }

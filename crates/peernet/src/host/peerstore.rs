@@ -101,6 +101,18 @@ pub enum PeerstoreError {
     },
 }
 
+impl PeerstoreError {
+    /// Who was at fault: our limit for a full peerstore; the remote for a key or record that
+    /// is not the peer's (when it came from the network, as it does through identify).
+    pub fn fault(&self) -> peernet_core::Fault {
+        use peernet_core::Fault;
+        match self {
+            PeerstoreError::Full { .. } => Fault::Limit,
+            PeerstoreError::KeyMismatch(_) | PeerstoreError::RecordMismatch { .. } => Fault::Remote,
+        }
+    }
+}
+
 /// What [`Peerstore::consume_peer_record`] did with a signed peer record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordOutcome {

@@ -8,7 +8,8 @@ use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
 use peernet_core::PeerId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::host::{Host, HostError};
+use crate::host::basic::Host;
+use crate::host::error::HostError;
 use crate::services::ping;
 
 /// Serves `/ipfs/ping/1.0.0`, at most [`MAX_INBOUND_STREAMS_PER_PEER`] streams per peer at once

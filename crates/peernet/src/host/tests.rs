@@ -3,8 +3,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use crate::swarm::SwarmError;
 use peernet_core::ping::MAX_INBOUND_STREAMS_PER_PEER;
 use peernet_core::TransportKind;
+use peernet_core::{AddrInfo, PeerId};
+use tokio::sync::broadcast;
 
 use crate::services::ping;
 

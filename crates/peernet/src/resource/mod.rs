@@ -276,6 +276,13 @@ pub struct ResourceError {
     pub limit: Limit,
 }
 
+impl ResourceError {
+    /// Always [`Fault::Limit`](peernet_core::Fault::Limit): one of our own limits refused.
+    pub fn fault(&self) -> peernet_core::Fault {
+        peernet_core::Fault::Limit
+    }
+}
+
 /// Current usage, from [`ResourceManager::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResourceStats {

@@ -1,7 +1,7 @@
 //! Why a swarm operation failed.
 
 use peernet_core::dial::DialError;
-use peernet_core::{Multiaddr, PeerId};
+use peernet_core::{Fault, Multiaddr, PeerId};
 
 use crate::connection::StreamError;
 use crate::gater::GateStep;
@@ -63,6 +63,24 @@ pub enum SwarmError {
 }
 
 impl SwarmError {
+    /// Who was at fault: misuse for a closed swarm, a transport conflict or a refused peer;
+    /// the failure's own answer for listening, dialing and streams.
+    pub fn fault(&self) -> Fault {
+        match self {
+            SwarmError::Closed
+            | SwarmError::DuplicateTransport { .. }
+            | SwarmError::ForeignTransport { .. }
+            | SwarmError::Gated { .. }
+            | SwarmError::NoConnection(_) => Fault::Local,
+            SwarmError::Listen(failures) => {
+                failures.first().map_or(Fault::Local, |f| f.error.fault())
+            }
+            SwarmError::ResourceLimit(_) => Fault::Limit,
+            SwarmError::Dial(e) => e.fault(),
+            SwarmError::Stream(e) => e.fault(),
+        }
+    }
+
     /// The local resource limit that refused the operation, if that is what failed: a dial
     /// refused before sending anything, or a stream refused on our side. `None` for
     /// everything else, including refusals by the remote

@@ -64,6 +64,18 @@ pub enum DnsError {
     },
 }
 
+impl DnsError {
+    /// Who was at fault: the address's author for a name without an address or too many
+    /// names, the resolver (I/O) for a failed or slow lookup.
+    pub fn fault(&self) -> peernet_core::Fault {
+        use peernet_core::Fault;
+        match self {
+            DnsError::NoAddress { .. } | DnsError::TooManyNames { .. } => Fault::Local,
+            DnsError::Lookup { .. } | DnsError::Timeout { .. } => Fault::Io,
+        }
+    }
+}
+
 /// Limits of DNS resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DnsConfig {

@@ -5,7 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use peernet_core::tls::TlsError;
-use peernet_core::{Multiaddr, PeerId};
+use peernet_core::{Fault, Multiaddr, PeerId};
 use tokio_tungstenite::tungstenite;
 
 use crate::transport::dns::DnsError;
@@ -45,6 +45,18 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Who was at fault, as the layer that failed says.
+    pub fn fault(&self) -> Fault {
+        match self {
+            TransportError::Unsupported(_) | TransportError::PeerIdMismatch { .. } => Fault::Local,
+            TransportError::Io(_) => Fault::Io,
+            TransportError::Upgrade(e) => e.fault(),
+            TransportError::Quic(e) => e.fault(),
+            TransportError::Ws(e) => e.fault(),
+            TransportError::Dns(e) => e.fault(),
+        }
+    }
+
     /// `(expected, actual)` when the dial reached, or was asked to reach, another peer than
     /// the one expected: the address names another peer, or the security handshake (or the
     /// QUIC certificate) proved another.
@@ -86,6 +98,26 @@ pub enum QuicError {
 }
 
 impl QuicError {
+    /// Who was at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            QuicError::Draft29Unsupported(_) | QuicError::Config(_) | QuicError::Connect(_) => {
+                Fault::Local
+            }
+            QuicError::Handshake(quinn::ConnectionError::LocallyClosed) => Fault::Local,
+            QuicError::Handshake(quinn::ConnectionError::VersionMismatch) => Fault::Remote,
+            QuicError::Handshake(
+                quinn::ConnectionError::TransportError(_)
+                | quinn::ConnectionError::ConnectionClosed(_)
+                | quinn::ConnectionError::ApplicationClosed(_)
+                | quinn::ConnectionError::Reset
+                | quinn::ConnectionError::TimedOut,
+            ) => Fault::Remote,
+            QuicError::Handshake(quinn::ConnectionError::CidsExhausted) => Fault::Limit,
+            QuicError::Certificate(_) | QuicError::Timeout(_) => Fault::Remote,
+        }
+    }
+
     /// `(expected, actual)` when the remote's certificate proved another peer than the one
     /// dialed.
     pub fn peer_id_mismatch(&self) -> Option<(&PeerId, &PeerId)> {
@@ -135,6 +167,17 @@ pub enum WsError {
     Protocol(#[source] tungstenite::Error),
 }
 
+impl WsError {
+    /// Who was at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            WsError::TlsNotConfigured(_) | WsError::BadCertificate(_) => Fault::Local,
+            WsError::Tls(_) | WsError::Handshake(_) => Fault::Remote,
+            WsError::TextFrame | WsError::Protocol(_) => Fault::Remote,
+        }
+    }
+}
+
 impl From<WsError> for io::Error {
     fn from(e: WsError) -> io::Error {
         let kind = match &e {
@@ -142,5 +185,65 @@ impl From<WsError> for io::Error {
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_transport_error_names_its_fault() {
+        let addr: Multiaddr = "/ip4/127.0.0.1/udp/1/quic".parse().unwrap();
+        let peer = peernet_core::Keypair::ed25519_from_seed(1).to_peer_id();
+        let io = || io::Error::other("x");
+        for (e, fault) in [
+            (TransportError::Unsupported(addr.clone()), Fault::Local),
+            (TransportError::Io(io()), Fault::Io),
+            (
+                TransportError::Upgrade(UpgradeError::NoSecurity),
+                Fault::Local,
+            ),
+            (
+                TransportError::Upgrade(UpgradeError::Timeout(Duration::ZERO)),
+                Fault::Remote,
+            ),
+            (
+                TransportError::Quic(QuicError::Draft29Unsupported(addr.clone())),
+                Fault::Local,
+            ),
+            (
+                TransportError::Quic(QuicError::Timeout(Duration::ZERO)),
+                Fault::Remote,
+            ),
+            (TransportError::Ws(WsError::TextFrame), Fault::Remote),
+            (
+                TransportError::Ws(WsError::BadCertificate("x".into())),
+                Fault::Local,
+            ),
+            (
+                TransportError::Dns(DnsError::NoAddress { name: "x".into() }),
+                Fault::Local,
+            ),
+            (
+                TransportError::PeerIdMismatch {
+                    expected: peer.clone(),
+                    in_addr: peer.clone(),
+                },
+                Fault::Local,
+            ),
+        ] {
+            // Exhaustive on purpose: a new variant must be given a case here.
+            match &e {
+                TransportError::Unsupported(_)
+                | TransportError::Io(_)
+                | TransportError::Upgrade(_)
+                | TransportError::Quic(_)
+                | TransportError::Ws(_)
+                | TransportError::Dns(_)
+                | TransportError::PeerIdMismatch { .. } => {}
+            }
+            assert_eq!(e.fault(), fault, "{e:?}");
+        }
     }
 }

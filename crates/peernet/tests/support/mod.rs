@@ -10,17 +10,23 @@ use peernet::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A swarm with the in-memory and TCP transports, for a fresh identity.
-pub fn swarm_with(config: SwarmConfig) -> Swarm {
-    let swarm = Swarm::new(Upgrader::new(Keypair::generate_ed25519()), config);
-    swarm
-        .add_transport(MemoryTransport::new(swarm.upgrader().clone()))
-        .unwrap();
+/// A swarm for `keypair` with the TCP transport.
+fn tcp_swarm(keypair: &Keypair, config: SwarmConfig) -> Swarm {
+    let swarm = Swarm::new(Upgrader::new(keypair.clone()), config);
     swarm
         .add_transport(TcpTransport::new(
             swarm.upgrader().clone(),
             TcpConfig::default(),
         ))
+        .unwrap();
+    swarm
+}
+
+/// A swarm with the in-memory and TCP transports, for a fresh identity.
+pub fn swarm_with(config: SwarmConfig) -> Swarm {
+    let swarm = tcp_swarm(&Keypair::generate_ed25519(), config);
+    swarm
+        .add_transport(MemoryTransport::new(swarm.upgrader().clone()))
         .unwrap();
     swarm
 }
@@ -33,13 +39,7 @@ pub fn swarm() -> Swarm {
 /// A swarm with the TCP and QUIC transports, for a fresh identity.
 pub fn tcp_quic_swarm() -> Swarm {
     let keypair = Keypair::generate_ed25519();
-    let swarm = Swarm::new(Upgrader::new(keypair.clone()), SwarmConfig::default());
-    swarm
-        .add_transport(TcpTransport::new(
-            swarm.upgrader().clone(),
-            TcpConfig::default(),
-        ))
-        .unwrap();
+    let swarm = tcp_swarm(&keypair, SwarmConfig::default());
     swarm
         .add_transport(QuicTransport::new(&keypair, QuicConfig::default()).unwrap())
         .unwrap();
