@@ -35,18 +35,18 @@ fuzz_target!(|data: &[u8]| {
         Handshake::responder(&identity, None, &["/yamux/1.0.0"])
     } else {
         let mut hs = Handshake::initiator(&identity, None, &["/yamux/1.0.0"]);
-        hs.write_output(&mut Vec::new());
+        hs.poll_transmit(&mut Vec::new());
         hs
     };
     let split = usize::from(*split).min(input.len());
     let (first, second) = input.split_at(split);
     let mut out = Vec::new();
     for chunk in [first, second] {
-        match hs.read_input(chunk) {
+        match hs.handle_input(chunk) {
             Ok(n) => assert!(n <= chunk.len()),
             Err(_) => return,
         }
-        hs.write_output(&mut out);
+        hs.poll_transmit(&mut out);
     }
     if hs.is_finished() {
         let _ = hs.finish();

@@ -8,7 +8,7 @@ use peernet_core::Keypair;
 
 fuzz_target!(|data: &[u8]| {
     let handshake = Handshake::new(&Keypair::ed25519_from_seed(1), None);
-    if let Ok(Some(remote)) = handshake.consume(data) {
+    if let Ok(Some(remote)) = handshake.handle_input(data) {
         assert!(remote.consumed <= data.len());
         assert_eq!(remote.public_key.to_peer_id(), remote.peer_id);
     }

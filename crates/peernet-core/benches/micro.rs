@@ -42,12 +42,12 @@ fn noise_pair() -> (Transport, Transport) {
 
 /// Moves `from`'s next handshake message, if it has one, into `to`.
 fn deliver(from: &mut Handshake, to: &mut Handshake, wire: &mut Vec<u8>) {
-    if from.wants_write() {
+    if from.wants_transmit() {
         wire.clear();
-        from.write_output(wire);
+        from.poll_transmit(wire);
         let mut input = &wire[..];
         while !input.is_empty() {
-            let n = to.read_input(input).expect("handshake message");
+            let n = to.handle_input(input).expect("handshake message");
             input = &input[n..];
         }
     }

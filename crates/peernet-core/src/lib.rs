@@ -21,6 +21,25 @@
 //! - [`tls`]: libp2p TLS 1.3 certificates, verifiers and rustls configurations;
 //! - [`varint`]: unsigned varints and length-prefixed framing;
 //! - [`yamux`]: the yamux stream multiplexer as a sans-IO session.
+//!
+//! # The driver contract
+//!
+//! Every state machine here speaks the same words to the driver that owns its socket (quinn-proto's
+//! words), so that a driver written for one reads like a driver written for another:
+//!
+//! | method | the driver calls it | what it does |
+//! |---|---|---|
+//! | `handle_input(…)` | with bytes read from the connection | consumes what belongs to the machine and says how much (or, for the plaintext handshake, looks at everything received so far) |
+//! | `poll_transmit(buf)` | after every other call, until it adds nothing | appends the bytes to send to `buf` |
+//! | `wants_input()` / `wants_transmit()` | to decide whether to read or write | says whether the machine waits for input / has output |
+//! | `handle_timeout(now)` | when the instant from `poll_timeout` has come | runs timers (keep-alives, dial delays, deadlines) |
+//! | `poll_timeout()` | after every call | the next instant the machine needs `handle_timeout` at, if any |
+//! | `poll_event()` | after every call, until `None` | the next thing that happened (a stream opened, a dial to start) |
+//!
+//! `now` is always an argument: a machine never reads the clock, so tests run it on simulated
+//! time. `poll_event` and `poll_timeout` (and the `wants_*` questions) are `#[must_use]`: a
+//! dropped event or deadline is a hung connection; `poll_transmit`'s bytes land in `buf`. An error returned by `handle_input` or `handle_timeout` is final for the machine
+//! unless its type says otherwise ([`yamux::YamuxError`] separates stream from session errors).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)

@@ -276,6 +276,7 @@ impl Dialer {
     }
 
     /// Whether there is output waiting for [`Dialer::poll_transmit`].
+    #[must_use]
     pub fn wants_transmit(&self) -> bool {
         !self.out.is_empty()
     }
@@ -483,6 +484,7 @@ impl Listener {
     }
 
     /// Whether there is output waiting for [`Listener::poll_transmit`].
+    #[must_use]
     pub fn wants_transmit(&self) -> bool {
         !self.out.is_empty()
     }

@@ -2,9 +2,10 @@
 //! send their peer id and public key, unencrypted and unauthenticated. For tests and interop
 //! only; it MUST NOT be used in production.
 //!
-//! [`Handshake`] is sans-IO: send [`Handshake::outbound`], buffer what the remote sends, and
-//! call [`Handshake::consume`] on the buffer until it returns the remote's identity. Bytes
-//! after the handshake message belong to the application.
+//! [`Handshake`] is sans-IO, in the words of the [driver contract](crate#the-driver-contract):
+//! send what [`Handshake::poll_transmit`] hands over, buffer what the remote sends, and call
+//! [`Handshake::handle_input`] on the buffer until it returns the remote's identity. Bytes after
+//! the handshake message belong to the application.
 //!
 //! ```
 //! use peernet_core::plaintext::Handshake;
@@ -12,12 +13,13 @@
 //!
 //! let (alice, bob) = (Keypair::ed25519_from_seed(1), Keypair::ed25519_from_seed(2));
 //! // Alice dials Bob, so she knows his peer id; Bob learns hers.
-//! let dialer = Handshake::new(&alice, Some(bob.to_peer_id()));
-//! let listener = Handshake::new(&bob, None);
-//! let to_bob = dialer.outbound();
-//! let to_alice = listener.outbound();
-//! let seen_by_bob = listener.consume(&to_bob).unwrap().expect("whole message");
-//! let seen_by_alice = dialer.consume(&to_alice).unwrap().expect("whole message");
+//! let mut dialer = Handshake::new(&alice, Some(bob.to_peer_id()));
+//! let mut listener = Handshake::new(&bob, None);
+//! let (mut to_bob, mut to_alice) = (Vec::new(), Vec::new());
+//! dialer.poll_transmit(&mut to_bob);
+//! listener.poll_transmit(&mut to_alice);
+//! let seen_by_bob = listener.handle_input(&to_bob).unwrap().expect("whole message");
+//! let seen_by_alice = dialer.handle_input(&to_alice).unwrap().expect("whole message");
 //! assert_eq!(seen_by_bob.peer_id, alice.to_peer_id());
 //! assert_eq!(seen_by_alice.peer_id, bob.to_peer_id());
 //! assert_eq!(seen_by_alice.consumed, to_alice.len());
@@ -168,6 +170,8 @@ pub struct RemoteIdentity {
 pub struct Handshake {
     local: Exchange,
     expected_remote: Option<PeerId>,
+    /// Our `Exchange` was handed to the driver.
+    sent: bool,
 }
 
 impl Handshake {
@@ -177,20 +181,30 @@ impl Handshake {
         Handshake {
             local: Exchange::new(keypair.public()),
             expected_remote,
+            sent: false,
         }
     }
 
-    /// Our `Exchange` message with its varint length prefix, to send right away.
-    pub fn outbound(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint::put_frame(&self.local.to_protobuf_encoding(), &mut out);
-        out
+    /// Appends our `Exchange` message with its varint length prefix to `buf`, to send right
+    /// away; once (later calls append nothing).
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) {
+        if !self.sent {
+            self.sent = true;
+            varint::put_frame(&self.local.to_protobuf_encoding(), buf);
+        }
+    }
+
+    /// Whether our `Exchange` still waits for [`poll_transmit`](Self::poll_transmit).
+    #[must_use]
+    pub fn wants_transmit(&self) -> bool {
+        !self.sent
     }
 
     /// Looks for the remote's length-prefixed `Exchange` at the start of `input` (all bytes
-    /// received so far). Returns `Ok(None)` while more bytes are needed, the checked remote
-    /// identity once the message is complete, or an error if the remote misbehaved.
-    pub fn consume(&self, input: &[u8]) -> Result<Option<RemoteIdentity>, PlaintextError> {
+    /// received so far, not only the new ones). Returns `Ok(None)` while more bytes are needed,
+    /// the checked remote identity once the message is complete, or an error if the remote
+    /// misbehaved.
+    pub fn handle_input(&self, input: &[u8]) -> Result<Option<RemoteIdentity>, PlaintextError> {
         let Some((message, consumed)) = varint::take_frame(input, MAX_EXCHANGE_SIZE)? else {
             return Ok(None);
         };
@@ -217,6 +231,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What `hs` hands the driver to send.
+    fn sent(hs: &mut Handshake) -> Vec<u8> {
+        let mut out = Vec::new();
+        hs.poll_transmit(&mut out);
+        out
+    }
+
     #[test]
     fn exchange_wire_format() {
         let key = Keypair::ed25519_from_seed(1);
@@ -236,7 +257,7 @@ mod tests {
             exchange
         );
         // The framed message is the length then the message.
-        let framed = Handshake::new(&key, None).outbound();
+        let framed = sent(&mut Handshake::new(&key, None));
         assert_eq!(framed[0] as usize, expected.len());
         assert_eq!(&framed[1..], &expected[..]);
     }
@@ -244,19 +265,19 @@ mod tests {
     #[test]
     fn handshake_in_pieces_with_trailing_data() {
         let (alice, bob) = (Keypair::generate_ecdsa(), Keypair::generate_secp256k1());
-        let dialer = Handshake::new(&alice, Some(bob.to_peer_id()));
-        let listener = Handshake::new(&bob, None);
-        let mut wire = listener.outbound();
+        let mut dialer = Handshake::new(&alice, Some(bob.to_peer_id()));
+        let mut listener = Handshake::new(&bob, None);
+        let mut wire = sent(&mut listener);
         let message_len = wire.len();
         wire.extend_from_slice(b"app data");
         for cut in 0..message_len {
-            assert_eq!(dialer.consume(&wire[..cut]), Ok(None), "cut at {cut}");
+            assert_eq!(dialer.handle_input(&wire[..cut]), Ok(None), "cut at {cut}");
         }
-        let remote = dialer.consume(&wire).unwrap().unwrap();
+        let remote = dialer.handle_input(&wire).unwrap().unwrap();
         assert_eq!(remote.peer_id, bob.to_peer_id());
         assert_eq!(&remote.public_key, bob.public());
         assert_eq!(&wire[remote.consumed..], b"app data");
-        let remote = listener.consume(&dialer.outbound()).unwrap().unwrap();
+        let remote = listener.handle_input(&sent(&mut dialer)).unwrap().unwrap();
         assert_eq!(remote.peer_id, alice.to_peer_id());
     }
 
@@ -270,7 +291,7 @@ mod tests {
         // Alice dialed Carol but Bob answered.
         let dialer = Handshake::new(&alice, Some(carol.to_peer_id()));
         assert_eq!(
-            dialer.consume(&Handshake::new(&bob, None).outbound()),
+            dialer.handle_input(&sent(&mut Handshake::new(&bob, None))),
             Err(PlaintextError::UnexpectedPeer {
                 expected: carol.to_peer_id(),
                 actual: bob.to_peer_id()
@@ -284,7 +305,7 @@ mod tests {
         let mut framed = Vec::new();
         varint::put_frame(&lie.to_protobuf_encoding(), &mut framed);
         assert_eq!(
-            Handshake::new(&alice, None).consume(&framed),
+            Handshake::new(&alice, None).handle_input(&framed),
             Err(PlaintextError::IdKeyMismatch {
                 claimed: carol.to_peer_id(),
                 derived: bob.to_peer_id()
@@ -299,14 +320,14 @@ mod tests {
         let mut huge = Vec::new();
         varint::encode(MAX_EXCHANGE_SIZE as u64 + 1, &mut huge);
         assert_eq!(
-            hs.consume(&huge),
+            hs.handle_input(&huge),
             Err(PlaintextError::Frame(FrameError::TooLong {
                 len: MAX_EXCHANGE_SIZE as u64 + 1,
                 max: MAX_EXCHANGE_SIZE
             }))
         );
         assert_eq!(
-            hs.consume(&[0x00]),
+            hs.handle_input(&[0x00]),
             Err(PlaintextError::Protobuf(ProtobufError::MissingField("id")))
         );
         let id = Keypair::ed25519_from_seed(2).to_peer_id().to_bytes();
@@ -332,7 +353,7 @@ mod tests {
         #[test]
         fn consume_never_panics(input in proptest::collection::vec(any::<u8>(), 0..128)) {
             let hs = Handshake::new(&Keypair::ed25519_from_seed(1), None);
-            let _ = hs.consume(&input);
+            let _ = hs.handle_input(&input);
         }
     }
 }

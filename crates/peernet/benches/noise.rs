@@ -46,8 +46,8 @@ fn transport_pair() -> (Transport, Transport) {
             (&mut resp, &mut init)
         };
         wire.clear();
-        from.write_output(&mut wire);
-        to.read_input(&wire).unwrap();
+        from.poll_transmit(&mut wire);
+        to.handle_input(&wire).unwrap();
     }
     (init.finish().unwrap().0, resp.finish().unwrap().0)
 }

@@ -512,8 +512,10 @@ async fn plaintext_exchange<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    let handshake = plaintext::Handshake::new(keypair, expected);
-    io.write_all(&handshake.outbound()).await?;
+    let mut handshake = plaintext::Handshake::new(keypair, expected);
+    let mut out = Vec::new();
+    handshake.poll_transmit(&mut out);
+    io.write_all(&out).await?;
     io.flush().await?;
     let mut input = Vec::new();
     loop {
@@ -523,7 +525,7 @@ where
             return Err(UpgradeError::Closed);
         }
         input.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if let Some(remote) = handshake.consume(&input)? {
+        if let Some(remote) = handshake.handle_input(&input)? {
             let rest = input.split_off(remote.consumed.min(input.len()));
             return Ok((Prefixed::new(rest, io), remote.peer_id, remote.public_key));
         }

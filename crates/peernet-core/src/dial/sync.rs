@@ -302,6 +302,7 @@ impl DialSync {
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) must be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.workers
             .values()
@@ -310,6 +311,7 @@ impl DialSync {
     }
 
     /// The next thing the driver must do. Call after every input until it returns `None`.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<DialEvent> {
         self.events.pop_front()
     }

@@ -479,6 +479,7 @@ impl DialWorker {
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called:
     /// the next batch's dial time or the earliest request deadline. `None` when the worker
     /// waits only for dial reports (or for nothing).
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deadline = self.pending.iter().map(|pr| pr.deadline).min();
         match (self.next_dial, deadline) {

@@ -23,14 +23,14 @@ pub fn initiator_reads_payload(payload: &[u8]) -> Result<(), NoiseError> {
     let identity = Keypair::ed25519_from_seed(1);
     let mut init = Handshake::initiator(&identity, None, &["/yamux/1.0.0"]);
     let mut wire = Vec::new();
-    init.write_output(&mut wire);
+    init.poll_transmit(&mut wire);
     let e = wire.get(2..).unwrap_or_default();
     let resp = xx::ResponderStart::new(&[], DhKeypair::generate(), DhKeypair::generate());
     let resp = resp.read_message1(e, &mut Vec::new())?;
     let mut msg = Vec::new();
     resp.write_message2(payload, &mut msg)?;
-    init.read_input(&framed(&msg))?;
-    init.write_output(&mut Vec::new());
+    init.handle_input(&framed(&msg))?;
+    init.poll_transmit(&mut Vec::new());
     init.finish().map(|_| ())
 }
 
@@ -41,13 +41,13 @@ pub fn responder_reads_payload(payload: &[u8]) -> Result<(), NoiseError> {
     let init = xx::InitiatorStart::new(&[], DhKeypair::generate(), DhKeypair::generate());
     let mut msg = Vec::new();
     let init = init.write_message1(&[], &mut msg)?;
-    resp.read_input(&framed(&msg))?;
+    resp.handle_input(&framed(&msg))?;
     let mut wire = Vec::new();
-    resp.write_output(&mut wire);
+    resp.poll_transmit(&mut wire);
     let init = init.read_message2(wire.get(2..).unwrap_or_default(), &mut Vec::new())?;
     let mut msg = Vec::new();
     init.write_message3(payload, &mut msg)?;
-    resp.read_input(&framed(&msg))?;
+    resp.handle_input(&framed(&msg))?;
     resp.finish().map(|_| ())
 }
 

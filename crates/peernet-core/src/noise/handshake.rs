@@ -61,10 +61,10 @@ enum Step {
 /// A libp2p Noise handshake in either role, driven by bytes.
 ///
 /// How a driver uses it:
-/// 1. after construction and after every [`read_input`](Self::read_input), send what
-///    [`write_output`](Self::write_output) hands over (the initiator has message 1 ready at once);
+/// 1. after construction and after every [`handle_input`](Self::handle_input), send what
+///    [`poll_transmit`](Self::poll_transmit) hands over (the initiator has message 1 ready at once);
 /// 2. while [`is_finished`](Self::is_finished) is false, read from the connection and feed the
-///    bytes to [`read_input`](Self::read_input), which consumes only what belongs to the
+///    bytes to [`handle_input`](Self::handle_input), which consumes only what belongs to the
 ///    handshake — bytes it did not consume are the first transport frames;
 /// 3. once finished and the output is sent, [`finish`](Self::finish) yields the [`Transport`] and
 ///    the [`RemoteInfo`].
@@ -83,11 +83,11 @@ enum Step {
 /// // Carry the bytes by hand: -> e, <- e ee s es, -> s se.
 /// let mut wire = Vec::new();
 /// while !(dialer.is_finished() && listener.is_finished()) {
-///     dialer.write_output(&mut wire);
-///     listener.read_input(&wire)?;
+///     dialer.poll_transmit(&mut wire);
+///     listener.handle_input(&wire)?;
 ///     wire.clear();
-///     listener.write_output(&mut wire);
-///     dialer.read_input(&wire)?;
+///     listener.poll_transmit(&mut wire);
+///     dialer.handle_input(&wire)?;
 ///     wire.clear();
 /// }
 /// let (mut to_bob, bob_info) = dialer.finish()?;
@@ -132,7 +132,7 @@ impl std::fmt::Debug for Handshake {
 }
 
 impl Handshake {
-    /// Starts a handshake as the dialer. Message 1 is ready in [`write_output`](Self::write_output)
+    /// Starts a handshake as the dialer. Message 1 is ready in [`poll_transmit`](Self::poll_transmit)
     /// at once.
     ///
     /// `expected` is the peer id that was dialed, if known: a remote proving another identity is
@@ -211,7 +211,8 @@ impl Handshake {
     }
 
     /// Whether the handshake waits for input from the remote.
-    pub fn wants_read(&self) -> bool {
+    #[must_use]
+    pub fn wants_input(&self) -> bool {
         matches!(
             self.step,
             Step::InitiatorAwait2(_) | Step::ResponderStart(_) | Step::ResponderAwait3(_)
@@ -219,12 +220,13 @@ impl Handshake {
     }
 
     /// Whether framed bytes wait to be sent.
-    pub fn wants_write(&self) -> bool {
+    #[must_use]
+    pub fn wants_transmit(&self) -> bool {
         !self.outbuf.is_empty()
     }
 
     /// Moves the framed bytes waiting to be sent to the end of `out`.
-    pub fn write_output(&mut self, out: &mut Vec<u8>) {
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         if out.is_empty() {
             std::mem::swap(out, &mut self.outbuf);
         } else {
@@ -237,9 +239,9 @@ impl Handshake {
     /// Consumes everything up to the end of the last handshake message and nothing beyond it:
     /// when fewer bytes are returned than were given, the rest are transport frames and belong
     /// to the [`Transport`]. A partial message is buffered (at most 65537 bytes).
-    pub fn read_input(&mut self, input: &[u8]) -> Result<usize, NoiseError> {
+    pub fn handle_input(&mut self, input: &[u8]) -> Result<usize, NoiseError> {
         let mut consumed = 0;
-        while self.wants_read() {
+        while self.wants_input() {
             let rest = input.get(consumed..).unwrap_or_default();
             if rest.is_empty() {
                 break;
@@ -279,9 +281,9 @@ impl Handshake {
     /// Takes the result of a finished handshake.
     ///
     /// Fails with [`NoiseError::Misuse`] when the handshake is not finished or its last message
-    /// was not taken with [`write_output`](Self::write_output).
+    /// was not taken with [`poll_transmit`](Self::poll_transmit).
     pub fn finish(mut self) -> Result<(Transport, RemoteInfo), NoiseError> {
-        if self.wants_write() {
+        if self.wants_transmit() {
             return Err(NoiseError::Misuse(
                 "handshake output not taken before finish",
             ));
@@ -427,15 +429,15 @@ mod tests {
     /// Moves all output of `from` into `to`; returns the bytes `to` did not consume.
     fn pump(from: &mut Handshake, to: &mut Handshake) -> Result<Vec<u8>, NoiseError> {
         let mut wire = Vec::new();
-        from.write_output(&mut wire);
-        let n = to.read_input(&wire)?;
+        from.poll_transmit(&mut wire);
+        let n = to.handle_input(&wire)?;
         Ok(wire[n..].to_vec())
     }
 
     type Outcome = ((Transport, RemoteInfo), (Transport, RemoteInfo));
 
     fn run(mut init: Handshake, mut resp: Handshake) -> Result<Outcome, NoiseError> {
-        assert!(init.wants_write() && !resp.wants_write());
+        assert!(init.wants_transmit() && !resp.wants_transmit());
         pump(&mut init, &mut resp)?; // -> e
         pump(&mut resp, &mut init)?; // <- e, ee, s, es
         assert!(init.is_finished());
@@ -519,8 +521,8 @@ mod tests {
                 actual: b.public().to_peer_id()
             }
         );
-        assert!(!init.wants_write(), "message 3 must not be sent");
-        assert!(init.read_input(&[0]).is_err());
+        assert!(!init.wants_transmit(), "message 3 must not be sent");
+        assert!(init.handle_input(&[0]).is_err());
         assert!(init.finish().is_err());
     }
 
@@ -544,7 +546,7 @@ mod tests {
         let signer = Handshake::responder(&b, None, &[]);
         let msg = forged_message2(&mut init, &signer.local_payload(&[9u8; 32]));
         assert_eq!(
-            init.read_input(&msg).unwrap_err(),
+            init.handle_input(&msg).unwrap_err(),
             NoiseError::InvalidSignature
         );
     }
@@ -556,9 +558,9 @@ mod tests {
         let mut resp = Handshake::responder(&b, None, &[YAMUX]);
         let feed_bytewise = |from: &mut Handshake, to: &mut Handshake| {
             let mut wire = Vec::new();
-            from.write_output(&mut wire);
+            from.poll_transmit(&mut wire);
             for byte in &wire {
-                assert_eq!(to.read_input(std::slice::from_ref(byte)).unwrap(), 1);
+                assert_eq!(to.handle_input(std::slice::from_ref(byte)).unwrap(), 1);
             }
         };
         feed_bytewise(&mut init, &mut resp);
@@ -574,11 +576,11 @@ mod tests {
         pump(&mut init, &mut resp).unwrap();
         pump(&mut resp, &mut init).unwrap();
         let mut wire = Vec::new();
-        init.write_output(&mut wire);
+        init.poll_transmit(&mut wire);
         let msg3_len = wire.len();
         let (mut ti2, _) = init.finish().unwrap();
         ti2.encrypt(b"early", &mut wire).unwrap();
-        assert_eq!(resp.read_input(&wire).unwrap(), msg3_len);
+        assert_eq!(resp.handle_input(&wire).unwrap(), msg3_len);
         let (mut tr2, _) = resp.finish().unwrap();
         let mut plain = Vec::new();
         tr2.decrypt(&wire[msg3_len + 2..], &mut plain).unwrap();
@@ -597,19 +599,19 @@ mod tests {
         // Message 1 too short.
         let mut resp = Handshake::responder(&b, None, &[]);
         assert!(matches!(
-            resp.read_input(&[0, 5, 1, 2, 3, 4, 5]),
+            resp.handle_input(&[0, 5, 1, 2, 3, 4, 5]),
             Err(NoiseError::MessageTooShort { message: 1, .. })
         ));
         // Message 2 of random bytes.
         let mut init = Handshake::initiator(&a, None, &[]);
         let mut garbage = vec![0, 200];
         garbage.extend((0..200).map(|i| (i * 31 + 7) as u8));
-        assert_eq!(init.read_input(&garbage), Err(NoiseError::Decrypt));
+        assert_eq!(init.handle_input(&garbage), Err(NoiseError::Decrypt));
         // Message 2 too short for keys and tags.
         let mut init = Handshake::initiator(&a, None, &[]);
         assert!(matches!(
-            init.read_input(&[0, 40])
-                .and_then(|_| init.read_input(&[1; 40])),
+            init.handle_input(&[0, 40])
+                .and_then(|_| init.handle_input(&[1; 40])),
             Err(NoiseError::MessageTooShort { message: 2, .. })
         ));
         // A truncated message is simply incomplete: nothing happens until more bytes come.
@@ -617,12 +619,12 @@ mod tests {
         let mut resp = Handshake::responder(&b, None, &[]);
         pump(&mut init, &mut resp).unwrap();
         let mut wire = Vec::new();
-        resp.write_output(&mut wire);
+        resp.poll_transmit(&mut wire);
         assert_eq!(
-            init.read_input(&wire[..wire.len() - 1]).unwrap(),
+            init.handle_input(&wire[..wire.len() - 1]).unwrap(),
             wire.len() - 1
         );
-        assert!(init.wants_read() && !init.is_finished());
+        assert!(init.wants_input() && !init.is_finished());
         // Finishing early is misuse.
         assert!(matches!(init.finish(), Err(NoiseError::Misuse(_))));
     }
@@ -633,7 +635,7 @@ mod tests {
         let mut init = Handshake::initiator(&a, None, &[]);
         let msg = forged_message2(&mut init, &[]);
         assert_eq!(
-            init.read_input(&msg).unwrap_err(),
+            init.handle_input(&msg).unwrap_err(),
             NoiseError::MissingPayloadField("identity_key")
         );
         let mut init = Handshake::initiator(&a, None, &[]);
@@ -643,7 +645,7 @@ mod tests {
         };
         let msg = forged_message2(&mut init, &payload.to_vec());
         assert_eq!(
-            init.read_input(&msg).unwrap_err(),
+            init.handle_input(&msg).unwrap_err(),
             NoiseError::MissingPayloadField("identity_sig")
         );
     }
@@ -661,7 +663,7 @@ mod tests {
     /// Builds a message 2 answering `init`'s message 1 with an arbitrary payload.
     fn forged_message2(init: &mut Handshake, payload: &[u8]) -> Vec<u8> {
         let mut wire = Vec::new();
-        init.write_output(&mut wire);
+        init.poll_transmit(&mut wire);
         let state = xx::ResponderStart::new(&[], DhKeypair::generate(), DhKeypair::generate());
         let state = state.read_message1(&wire[2..], &mut Vec::new()).unwrap();
         let mut msg = Vec::new();
@@ -682,13 +684,13 @@ mod tests {
         };
         let msg = forged_message2(&mut init, &payload.to_vec());
         assert!(matches!(
-            init.read_input(&msg),
+            init.handle_input(&msg),
             Err(NoiseError::InvalidIdentityKey(_))
         ));
         let mut init = Handshake::initiator(&a, None, &[]);
         let msg = forged_message2(&mut init, &[0x0a, 0x40]);
         assert!(matches!(
-            init.read_input(&msg),
+            init.handle_input(&msg),
             Err(NoiseError::MalformedPayload(_))
         ));
     }

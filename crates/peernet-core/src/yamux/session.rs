@@ -551,6 +551,7 @@ impl Session {
     }
 
     /// The next event, if any. Poll until `None` after every call that may have produced one.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         match event {
@@ -594,6 +595,7 @@ impl Session {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next; `None` before the
     /// first call to it or to `handle_input`, and when no timer runs.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed.is_some() {
             return None;
