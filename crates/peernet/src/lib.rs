@@ -66,6 +66,7 @@ mod connection;
 mod gater;
 mod host;
 mod ids;
+mod io_buffer;
 pub mod metrics;
 pub mod multistream;
 pub mod noise;

@@ -60,6 +60,8 @@ use peernet_core::noise::{
 use peernet_core::{Keypair, PeerId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::io_buffer::{IdleRelease, QUIET_SPELLS};
+
 pub use peernet_core::noise::RemoteInfo;
 
 /// The protocol id under which multistream-select negotiates Noise.
@@ -72,9 +74,6 @@ const READ_BUF_LEN: usize = 4 * MAX_FRAME_LEN;
 /// First size of the read buffer, and the read size below which a session that then finds the
 /// socket empty counts as idle and releases its read buffer.
 const READ_BUF_MIN: usize = 4096;
-/// Quiet moments in a row (see `NoiseStream::quiet`) after which a grown read buffer is
-/// released.
-const QUIET_RELEASE: u32 = 4;
 /// Stack buffer of the first read after a quiet release (larger messages continue in the
 /// allocated buffer).
 const PROBE_LEN: usize = 512;
@@ -84,7 +83,7 @@ const HANDSHAKE_READ: usize = 1024;
 /// Sealed bytes buffered before a write goes to the socket. The write buffer grows to this
 /// (plus one open frame) only under bulk writes.
 const WRITE_HIGH_WATER: usize = 4 * MAX_FRAME_LEN;
-/// `QUIET_RELEASE` flushes in a row of fewer bytes than this release a write buffer that has
+/// [`QUIET_SPELLS`] flushes in a row of fewer bytes than this release a write buffer that has
 /// grown beyond it (the session is not in a bulk transfer, which flushes at
 /// [`WRITE_HIGH_WATER`]).
 const WRITE_KEEP: usize = 4096;
@@ -205,8 +204,7 @@ where
         read_eof: false,
         read_error: None,
         read_truncated: false,
-        last_read: None,
-        quiet: 0,
+        idle: IdleRelease::new(READ_BUF_MIN),
         wbuf: Vec::new(),
         wpos: 0,
         sealed_end: 0,
@@ -239,11 +237,8 @@ pub struct NoiseStream<T> {
     read_error: Option<NoiseError>,
     /// The stream ended inside a frame.
     read_truncated: bool,
-    /// Bytes the last read from `io` returned, until the socket next runs dry: small means the
-    /// session is not streaming.
-    last_read: Option<usize>,
-    /// Times in a row the socket ran dry after a small read with nothing buffered.
-    quiet: u32,
+    /// When the read buffer goes back (the rule shared with the yamux driver).
+    idle: IdleRelease,
     /// Sealed frames `[wpos, sealed_end)` waiting for `io`, then the open frame (length prefix
     /// reserved, plaintext so far) when `open_frame` is set.
     wbuf: Vec<u8>,
@@ -322,7 +317,7 @@ impl<T: AsyncWrite + Unpin> NoiseStream<T> {
             // A small flush. Several in a row mean the bulk transfer that grew the buffer is
             // over (one alone may be a pause in it): give the buffer back.
             self.small_flushes += 1;
-            if self.wbuf.capacity() > WRITE_KEEP && self.small_flushes >= QUIET_RELEASE {
+            if self.wbuf.capacity() > WRITE_KEEP && self.small_flushes >= QUIET_SPELLS {
                 self.wbuf = Vec::new();
                 self.small_flushes = 0;
             } else {
@@ -404,14 +399,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
         loop {
             // 1. Plaintext ready: hand it out, and go on with the next buffered frame while the
             //    caller's buffer has room (one call can return many frames).
-            if this.plain_start < this.plain_end {
-                let n = buf.remaining().min(this.plain_end - this.plain_start);
-                let plain = this
-                    .rbuf
-                    .get(this.plain_start..this.plain_start + n)
-                    .unwrap_or_default();
-                buf.put_slice(plain);
-                this.plain_start += n;
+            if this.copy_plaintext(buf) {
                 copied = true;
                 if buf.remaining() == 0 {
                     return Poll::Ready(Ok(()));
@@ -419,115 +407,157 @@ impl<T: AsyncRead + Unpin> AsyncRead for NoiseStream<T> {
                 continue;
             }
             // 2. A whole frame buffered: decrypt it in place.
-            let raw = this.rbuf.get(this.rpos..this.rend).unwrap_or_default();
-            let need = match message_len(raw) {
-                Some(len) if raw.len() >= LENGTH_PREFIX_LEN + len => {
-                    let start = this.rpos + LENGTH_PREFIX_LEN;
-                    let message = this.rbuf.get_mut(start..start + len).unwrap_or_default();
-                    match this.receiver.decrypt_in_place(message) {
-                        Ok(plain) => {
-                            this.plain_start = start;
-                            this.plain_end = start + plain.len();
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "noise frame rejected");
-                            this.read_error = Some(e.clone());
-                            if copied {
-                                // Deliver the good plaintext; the error comes on the next call.
-                                return Poll::Ready(Ok(()));
-                            }
-                            return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e)));
-                        }
+            let need = match this.decrypt_next() {
+                Ok(Next::Decrypted) => continue,
+                Ok(Next::Need(need)) => need,
+                Err(e) => {
+                    tracing::debug!(error = %e, "noise frame rejected");
+                    this.read_error = Some(e.clone());
+                    if copied {
+                        // Deliver the good plaintext; the error comes on the next call.
+                        return Poll::Ready(Ok(()));
                     }
-                    this.rpos = start + len;
-                    continue;
+                    return Poll::Ready(Err(noise_io_error(io::ErrorKind::InvalidData, e)));
                 }
-                Some(len) => LENGTH_PREFIX_LEN + len,
-                None => LENGTH_PREFIX_LEN,
             };
             // 3. Need more bytes. Return what was copied rather than wait for the socket.
             if copied {
                 return Poll::Ready(Ok(()));
             }
-            // Make room for the whole frame, then read.
-            if this.rpos == this.rend {
-                (this.rpos, this.rend) = (0, 0);
-            } else if this.rbuf.len() - this.rpos < need {
-                this.rbuf.copy_within(this.rpos..this.rend, 0);
-                this.rend -= this.rpos;
-                this.rpos = 0;
-            }
-            if !this.rbuf.is_empty() && this.rbuf.len() < need.max(READ_BUF_MIN) {
-                // A frame larger than the buffer: at least double.
-                let grown = need.max(READ_BUF_MIN).max(2 * this.rbuf.len());
-                this.rbuf.resize(grown.min(READ_BUF_LEN.max(need)), 0);
-            }
-            this.plain_start = 0;
-            this.plain_end = 0;
-            if this.read_eof {
-                if this.rpos == this.rend {
-                    return Poll::Ready(Ok(()));
+            match ready!(this.poll_fill(cx, need))? {
+                Fill::Read => {}
+                Fill::Eof if this.rpos == this.rend => return Poll::Ready(Ok(())),
+                Fill::Eof => {
+                    this.read_truncated = true;
+                    return Poll::Ready(Err(truncated()));
                 }
-                this.read_truncated = true;
-                return Poll::Ready(Err(truncated()));
-            }
-            if this.rbuf.is_empty() {
-                // Released while quiet (so nothing is buffered): learn whether anything has
-                // arrived before allocating, so that waking an idle session costs nothing.
-                let mut probe = [0u8; PROBE_LEN];
-                let mut probe_buf = ReadBuf::new(&mut probe);
-                ready!(Pin::new(&mut this.io).poll_read(cx, &mut probe_buf))?;
-                let got = probe_buf.filled();
-                if got.is_empty() {
-                    this.read_eof = true;
-                    continue;
-                }
-                let mut rbuf = vec![0u8; READ_BUF_MIN];
-                if let Some(head) = rbuf.get_mut(..got.len()) {
-                    head.copy_from_slice(got);
-                }
-                this.rbuf = rbuf;
-                this.rend = got.len();
-                this.last_read = Some(got.len());
-                continue;
-            }
-            let mut read_buf = ReadBuf::new(this.rbuf.get_mut(this.rend..).unwrap_or_default());
-            let polled = Pin::new(&mut this.io).poll_read(cx, &mut read_buf);
-            let n = read_buf.filled().len();
-            match polled {
-                Poll::Pending => {
-                    // The socket ran dry with nothing buffered. A buffer that never grew goes
-                    // at once. One that a bulk transfer grew goes after a few such pauses in a
-                    // row that each followed a small read (no clock here to tell an idle
-                    // connection from a pause in a transfer). `take`: a pause counts once,
-                    // however often the caller polls during it.
-                    if this.rend == 0 {
-                        if this.last_read.take().is_some_and(|n| n < READ_BUF_MIN) {
-                            this.quiet += 1;
-                        }
-                        if this.rbuf.len() <= READ_BUF_MIN || this.quiet >= QUIET_RELEASE {
-                            this.rbuf = Vec::new();
-                            this.quiet = 0;
-                        }
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(result) => result?,
-            }
-            if n == 0 {
-                this.read_eof = true;
-            }
-            this.last_read = Some(n);
-            if n >= READ_BUF_MIN {
-                this.quiet = 0;
-            }
-            this.rend += n;
-            if this.rend == this.rbuf.len() && this.rbuf.len() < READ_BUF_LEN {
-                // The read filled the buffer: more is queued in the socket. Read more at once.
-                let grown = (this.rbuf.len() * 2).min(READ_BUF_LEN);
-                this.rbuf.resize(grown, 0);
             }
         }
+    }
+}
+
+/// What [`NoiseStream::decrypt_next`] found in the read buffer.
+enum Next {
+    /// A frame was decrypted in place: its plaintext is ready.
+    Decrypted,
+    /// No whole frame is buffered: this many bytes (from `rpos`) make the next one.
+    Need(usize),
+}
+
+/// What [`NoiseStream::poll_fill`] did.
+enum Fill {
+    /// Bytes arrived in the read buffer.
+    Read,
+    /// The stream ended.
+    Eof,
+}
+
+impl<T> NoiseStream<T> {
+    /// Copies buffered plaintext into `buf`; false if there was none.
+    fn copy_plaintext(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        if self.plain_start >= self.plain_end {
+            return false;
+        }
+        let n = buf.remaining().min(self.plain_end - self.plain_start);
+        let plain = self
+            .rbuf
+            .get(self.plain_start..self.plain_start + n)
+            .unwrap_or_default();
+        buf.put_slice(plain);
+        self.plain_start += n;
+        true
+    }
+
+    /// Decryption: decrypts the next whole frame of the read buffer in place, or says how many
+    /// bytes the next frame needs. An error is final for the read side.
+    fn decrypt_next(&mut self) -> Result<Next, NoiseError> {
+        let raw = self.rbuf.get(self.rpos..self.rend).unwrap_or_default();
+        match message_len(raw) {
+            Some(len) if raw.len() >= LENGTH_PREFIX_LEN + len => {
+                let start = self.rpos + LENGTH_PREFIX_LEN;
+                let message = self.rbuf.get_mut(start..start + len).unwrap_or_default();
+                let plain = self.receiver.decrypt_in_place(message)?;
+                self.plain_start = start;
+                self.plain_end = start + plain.len();
+                self.rpos = start + len;
+                Ok(Next::Decrypted)
+            }
+            Some(len) => Ok(Next::Need(LENGTH_PREFIX_LEN + len)),
+            None => Ok(Next::Need(LENGTH_PREFIX_LEN)),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> NoiseStream<T> {
+    /// The buffer policy: makes room in the read buffer for a frame of `need` bytes (moving the
+    /// undecrypted rest to the front, growing the buffer for a large frame), reads from `io`
+    /// into it, grows it while reads fill it, and gives it back when the socket runs dry on an
+    /// idle session ([`IdleRelease`]); after a release, the next read probes with a small stack
+    /// buffer before allocating.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, need: usize) -> Poll<io::Result<Fill>> {
+        if self.rpos == self.rend {
+            (self.rpos, self.rend) = (0, 0);
+        } else if self.rbuf.len() - self.rpos < need {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        if !self.rbuf.is_empty() && self.rbuf.len() < need.max(READ_BUF_MIN) {
+            // A frame larger than the buffer: at least double.
+            let grown = need.max(READ_BUF_MIN).max(2 * self.rbuf.len());
+            self.rbuf.resize(grown.min(READ_BUF_LEN.max(need)), 0);
+        }
+        self.plain_start = 0;
+        self.plain_end = 0;
+        if self.read_eof {
+            return Poll::Ready(Ok(Fill::Eof));
+        }
+        if self.rbuf.is_empty() {
+            // Released while quiet (so nothing is buffered): learn whether anything has
+            // arrived before allocating, so that waking an idle session costs nothing.
+            let mut probe = [0u8; PROBE_LEN];
+            let mut probe_buf = ReadBuf::new(&mut probe);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut probe_buf))?;
+            let got = probe_buf.filled();
+            if got.is_empty() {
+                self.read_eof = true;
+                return Poll::Ready(Ok(Fill::Eof));
+            }
+            let mut rbuf = vec![0u8; READ_BUF_MIN];
+            if let Some(head) = rbuf.get_mut(..got.len()) {
+                head.copy_from_slice(got);
+            }
+            self.rbuf = rbuf;
+            self.rend = got.len();
+            self.idle.on_read(got.len());
+            return Poll::Ready(Ok(Fill::Read));
+        }
+        let mut read_buf = ReadBuf::new(self.rbuf.get_mut(self.rend..).unwrap_or_default());
+        let polled = Pin::new(&mut self.io).poll_read(cx, &mut read_buf);
+        let n = read_buf.filled().len();
+        match polled {
+            Poll::Pending => {
+                // The socket ran dry: with nothing buffered, the shared rule decides whether
+                // the buffer goes.
+                if self.rend == 0 && self.idle.on_dry(self.rbuf.len()) {
+                    self.rbuf = Vec::new();
+                }
+                return Poll::Pending;
+            }
+            Poll::Ready(result) => result?,
+        }
+        if n == 0 {
+            self.read_eof = true;
+            return Poll::Ready(Ok(Fill::Eof));
+        }
+        self.idle.on_read(n);
+        self.rend += n;
+        if self.rend == self.rbuf.len() && self.rbuf.len() < READ_BUF_LEN {
+            // The read filled the buffer: more is queued in the socket. Read more at once.
+            let grown = (self.rbuf.len() * 2).min(READ_BUF_LEN);
+            self.rbuf.resize(grown, 0);
+        }
+        Poll::Ready(Ok(Fill::Read))
     }
 }
 

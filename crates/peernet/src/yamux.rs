@@ -34,9 +34,11 @@
 //!   by unread payloads are kept and reused once released (up to one maximum window's worth),
 //!   so a steady transfer does not fault in fresh pages; at a keep-alive tick an idle
 //!   connection drops them.
-//! - Idle: while no read has filled the smallest read buffer (16 KiB) since the last keep-alive
-//!   tick, the read buffer is released each time the I/O object runs dry and the session has
-//!   consumed every byte read; a connection that did stream gives its buffers back at the tick.
+//! - Idle: the read buffer goes back by the rule the Noise driver uses too (`io_buffer`): each
+//!   time the I/O object runs dry with every byte read consumed, at once if the buffer never grew
+//!   past 16 KiB, and after a few such dry spells that followed small reads if a transfer grew
+//!   it; a connection that did stream also gives every buffer back at a keep-alive tick that saw
+//!   few reads.
 //!   A quiet connection holds no buffer, and a bulk transfer never waits on an allocation.
 //! - No allocation per frame: the transmit buffers ping-pong, the read buffers are recycled.
 //!
@@ -60,6 +62,8 @@ use peernet_core::yamux::{Event, GoAwayCode, Session, StreamId, YamuxError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Sleep;
+
+use crate::io_buffer::IdleRelease;
 
 pub use peernet_core::yamux::{Config, Role};
 
@@ -250,6 +254,7 @@ impl YamuxSession {
             inner: inner.clone(),
             read_buf: BytesMut::new(),
             read_size: READ_CHUNK_MIN,
+            idle: IdleRelease::new(READ_CHUNK_MIN),
             spare_read_bufs: Vec::new(),
             reads_since_tick: 0,
             write_buf: Vec::new(),
@@ -492,6 +497,8 @@ struct Driver<T> {
     /// which pins its allocation until the application has read them.
     read_buf: BytesMut,
     read_size: usize,
+    /// When the read buffer goes back between ticks (the rule shared with the Noise driver).
+    idle: IdleRelease,
     /// Earlier read buffers, reused once the streams have released their payload slices (so a
     /// steady transfer cycles through a few warm allocations instead of faulting in new pages).
     spare_read_bufs: Vec<BytesMut>,
@@ -605,12 +612,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             };
             match read {
                 Poll::Pending => {
-                    if self.read_buf.is_empty() && self.read_size == READ_CHUNK_MIN {
-                        // Quiet: no read has filled even the smallest buffer since the last
-                        // keep-alive tick (a bulk transfer would have grown it), and nothing is
-                        // left in it. Give it back; payload slices that streams still hold
-                        // keep their part alive on their own.
+                    if self.read_buf.is_empty() && self.idle.on_dry(self.read_size) {
+                        // Quiet, by the rule shared with Noise (`io_buffer`): the buffer never
+                        // grew, or a run of small reads followed the transfer that grew it,
+                        // and nothing is left in it. Give it back; payload slices that streams
+                        // still hold keep their part alive on their own.
                         self.read_buf = BytesMut::new();
+                        self.read_size = READ_CHUNK_MIN;
                     }
                     break;
                 }
@@ -619,7 +627,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                     self.read_eof = true;
                     progress = true;
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(n)) => {
+                    self.idle.on_read(n);
                     reads += 1;
                     self.reads_since_tick += 1;
                     progress = true;

@@ -419,10 +419,10 @@ async fn an_idle_session_releases_its_buffers() {
 
     // Small messages, each followed by a quiet socket: the grown read buffer survives a
     // pause (it may be one inside a transfer) but not several in a row.
-    for round in 1..=QUIET_RELEASE {
+    for round in 1..=QUIET_SPELLS {
         a.write_all(b"ping").await.unwrap();
         a.flush().await.unwrap();
-        if round < QUIET_RELEASE {
+        if round < QUIET_SPELLS {
             assert!(
                 a.wbuf.capacity() > WRITE_KEEP,
                 "kept after {round} small flushes"
@@ -436,7 +436,7 @@ async fn an_idle_session_releases_its_buffers() {
         let idle =
             tokio::time::timeout(std::time::Duration::from_secs(1), b.read(&mut [0u8; 16])).await;
         assert!(idle.is_err(), "nothing more to read");
-        if round < QUIET_RELEASE {
+        if round < QUIET_SPELLS {
             assert!(
                 b.rbuf.len() > READ_BUF_MIN,
                 "kept after {round} quiet moments"
