@@ -106,4 +106,58 @@ mod tests {
         let names: std::collections::HashSet<_> = all.iter().map(|f| f.as_str()).collect();
         assert_eq!(names.len(), all.len());
     }
+
+    /// Every error type answers `fault()` with an exhaustive match, so a new variant cannot
+    /// compile without a decision; this checks the decisions that are not "the remote's".
+    #[test]
+    fn each_core_error_names_who_was_at_fault() {
+        use crate::dial::{AddrDialError, DialError, DialErrorCause, FailedAddr};
+        use crate::multiaddr::MultiaddrError;
+        use crate::multistream::NegotiationError;
+        use crate::noise::NoiseError;
+        use crate::tls::TlsError;
+        use crate::yamux::YamuxError;
+        let peer = crate::Keypair::ed25519_from_seed(1).to_peer_id();
+        let other = crate::Keypair::ed25519_from_seed(2).to_peer_id();
+        let io = || AddrDialError::Io(std::sync::Arc::new(std::io::Error::other("x")));
+        let mismatch = || AddrDialError::PeerIdMismatch {
+            expected: peer.clone(),
+            actual: other.clone(),
+        };
+        let dial = |errors: Vec<AddrDialError>| DialError {
+            peer: peer.clone(),
+            cause: DialErrorCause::AllDialsFailed,
+            errors: errors
+                .into_iter()
+                .map(|cause| FailedAddr {
+                    addr: "/ip4/127.0.0.1/tcp/1".parse().unwrap(),
+                    cause,
+                })
+                .collect(),
+            skipped: 0,
+        };
+        let cases: Vec<(Fault, Fault)> = vec![
+            (NegotiationError::NoProtocols.fault(), Fault::Local),
+            (NegotiationError::TooManyProposals.fault(), Fault::Remote),
+            (YamuxError::KeepAliveTimeout.fault(), Fault::Remote),
+            (YamuxError::MemoryBudget.fault(), Fault::Limit),
+            (YamuxError::WriteClosed(1).fault(), Fault::Local),
+            (NoiseError::NonceExhausted.fault(), Fault::Limit),
+            (NoiseError::Decrypt.fault(), Fault::Remote),
+            (NoiseError::Misuse("x").fault(), Fault::Local),
+            (TlsError::Config("x".into()).fault(), Fault::Local),
+            (TlsError::Expired.fault(), Fault::Remote),
+            (MultiaddrError::NoPeerId.fault(), Fault::Local),
+            (MultiaddrError::Empty.fault(), Fault::Remote),
+            (AddrDialError::Backoff.fault(), Fault::Local),
+            (io().fault(), Fault::Io),
+            (mismatch().fault(), Fault::Remote),
+            (dial(vec![mismatch(), mismatch()]).fault(), Fault::Remote),
+            (dial(vec![mismatch(), io()]).fault(), Fault::Io),
+            (DialErrorCause::DialToSelf.fault(), Fault::Local),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
+    }
 }

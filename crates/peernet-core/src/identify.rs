@@ -86,6 +86,23 @@ pub enum IdentifyError {
     Truncated,
 }
 
+impl IdentifyError {
+    /// Who was at fault. Always Remote: everything here is what the peer sent.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            IdentifyError::Protobuf(..)
+            | IdentifyError::Frame(..)
+            | IdentifyError::NotUtf8(..)
+            | IdentifyError::PublicKey(..)
+            | IdentifyError::PeerRecord(..)
+            | IdentifyError::TooMany { .. }
+            | IdentifyError::TooManyMessages
+            | IdentifyError::Truncated => Fault::Remote,
+        }
+    }
+}
+
 /// A signed peer record carried by identify: the verified record and its envelope (kept to
 /// forward as is).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,16 @@ pub enum PingError {
     Mismatch,
 }
 
+impl PingError {
+    /// Who was at fault. Always Remote: the remote echoed the wrong bytes.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            PingError::Mismatch => Fault::Remote,
+        }
+    }
+}
+
 /// One outstanding ping of the dialer: the payload it wrote and when.
 #[derive(Debug, Clone)]
 pub struct Ping {

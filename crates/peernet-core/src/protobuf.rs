@@ -78,6 +78,24 @@ pub enum ProtobufError {
     },
 }
 
+impl ProtobufError {
+    /// Who was at fault. Always Remote: malformed bytes came from their sender.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            ProtobufError::Truncated
+            | ProtobufError::VarintOverflow
+            | ProtobufError::InvalidFieldNumber(..)
+            | ProtobufError::UnsupportedWireType { .. }
+            | ProtobufError::WrongWireType { .. }
+            | ProtobufError::FieldTooLong { .. }
+            | ProtobufError::MissingField(..)
+            | ProtobufError::DuplicateField(..)
+            | ProtobufError::ValueOutOfRange { .. } => Fault::Remote,
+        }
+    }
+}
+
 /// The value of one decoded field, as its wire type carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Value<'a> {

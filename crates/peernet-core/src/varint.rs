@@ -22,6 +22,18 @@ pub enum VarintError {
     NotMinimal,
 }
 
+impl VarintError {
+    /// Who was at fault. Always Remote: a malformed varint came from its sender.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            VarintError::Truncated | VarintError::Overflow | VarintError::NotMinimal => {
+                Fault::Remote
+            }
+        }
+    }
+}
+
 /// Appends the varint encoding of `value` to `out`.
 pub fn encode(value: u64, out: &mut Vec<u8>) {
     let mut buf = [0u8; 10];
@@ -89,6 +101,16 @@ pub enum FrameError {
         /// The caller's limit.
         max: usize,
     },
+}
+
+impl FrameError {
+    /// Who was at fault. Always Remote: a bad length prefix came from its sender.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            FrameError::Varint(..) | FrameError::TooLong { .. } => Fault::Remote,
+        }
+    }
 }
 
 /// Looks for one varint-length-prefixed frame at the start of `input`.

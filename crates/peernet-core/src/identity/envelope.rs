@@ -39,6 +39,19 @@ pub enum EnvelopeError {
     InvalidSignature,
 }
 
+impl EnvelopeError {
+    /// Who was at fault. Always Remote: an envelope that is too large, malformed or badly signed came from its sender (sealing too large a payload is reported the same way; the caller is then the sender).
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            EnvelopeError::TooLarge { .. }
+            | EnvelopeError::Protobuf(..)
+            | EnvelopeError::PublicKey(..)
+            | EnvelopeError::InvalidSignature => Fault::Remote,
+        }
+    }
+}
+
 /// A verified signed envelope.
 ///
 /// Values of this type only come from [`SignedEnvelope::seal`] or [`SignedEnvelope::open`], so

@@ -153,6 +153,21 @@ pub enum KeyError {
     PublicKeyMismatch,
 }
 
+impl KeyError {
+    /// Who was at fault. Remote for a key received from a peer (its encoding, type, curve or size); Local for a private key file we were asked to load.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            KeyError::Protobuf(..)
+            | KeyError::UnknownKeyType(..)
+            | KeyError::InvalidKey(..)
+            | KeyError::UnsupportedCurve
+            | KeyError::RsaKeySize { .. } => Fault::Remote,
+            KeyError::UnsupportedPrivateKey(..) | KeyError::PublicKeyMismatch => Fault::Local,
+        }
+    }
+}
+
 /// The parsed, ready-to-verify form of a public key.
 #[derive(Clone)]
 enum Verifier {

@@ -48,6 +48,20 @@ pub enum PeerIdError {
     NotLibp2pKeyCid,
 }
 
+impl PeerIdError {
+    /// Who was at fault. Always Remote: a peer id that does not decode came from whoever sent or wrote it (the same parser reads local input, where the caller is the sender).
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            PeerIdError::Encoding
+            | PeerIdError::Multihash
+            | PeerIdError::UnsupportedHash(..)
+            | PeerIdError::InlineKeyTooLong(..)
+            | PeerIdError::NotLibp2pKeyCid => Fault::Remote,
+        }
+    }
+}
+
 impl PeerId {
     /// Parses the binary multihash form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PeerIdError> {

@@ -88,6 +88,21 @@ pub enum PeerRecordError {
     },
 }
 
+impl PeerRecordError {
+    /// Who was at fault. Remote for what a sender signed or encoded; local misuse for sealing with another peer's key.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            PeerRecordError::Envelope(e) => e.fault(),
+            PeerRecordError::UnexpectedPayloadType
+            | PeerRecordError::Protobuf(..)
+            | PeerRecordError::PeerId(..)
+            | PeerRecordError::SignerMismatch { .. } => Fault::Remote,
+            PeerRecordError::WrongKeypair { .. } => Fault::Local,
+        }
+    }
+}
+
 /// A peer's listen addresses at a point in its history (`seq` grows with each new record).
 ///
 /// Addresses are binary multiaddrs, kept as raw bytes: they are not validated here.

@@ -84,3 +84,25 @@ pub enum MultiaddrError {
     #[error("address does not end in a /p2p/ component")]
     NoPeerId,
 }
+
+impl MultiaddrError {
+    /// Who was at fault. Remote for an address that does not parse (it came from whoever wrote or sent it); Local for asking an address for a peer id it does not have.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            MultiaddrError::Empty
+            | MultiaddrError::MissingLeadingSlash
+            | MultiaddrError::UnknownProtocolName(..)
+            | MultiaddrError::UnknownProtocolCode(..)
+            | MultiaddrError::MissingValue { .. }
+            | MultiaddrError::InvalidValue { .. }
+            | MultiaddrError::InvalidPeerId(..)
+            | MultiaddrError::Varint(..)
+            | MultiaddrError::Truncated { .. }
+            | MultiaddrError::TrailingAfterPath { .. }
+            | MultiaddrError::TooLong { .. }
+            | MultiaddrError::TooManyComponents { .. } => Fault::Remote,
+            MultiaddrError::PeerIdMismatch { .. } | MultiaddrError::NoPeerId => Fault::Local,
+        }
+    }
+}

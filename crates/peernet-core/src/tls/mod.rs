@@ -149,3 +149,34 @@ pub enum TlsError {
     #[error("invalid TLS configuration: {0}")]
     Config(String),
 }
+
+impl TlsError {
+    /// Who was at fault. Remote for everything about the peer's certificate and handshake; Local for our own certificate, configuration and API use.
+    pub fn fault(&self) -> crate::error::Fault {
+        use crate::error::Fault;
+        match self {
+            TlsError::MalformedCertificate { .. }
+            | TlsError::MalformedExtension { .. }
+            | TlsError::UnsupportedVersion
+            | TlsError::SignatureAlgorithmMismatch
+            | TlsError::UnsupportedSignatureAlgorithm
+            | TlsError::UnsupportedCertificateKey
+            | TlsError::NotNamedCurve
+            | TlsError::BadSelfSignature
+            | TlsError::UniqueIdPresent
+            | TlsError::MissingExtension
+            | TlsError::DuplicateExtension
+            | TlsError::UnknownCriticalExtension
+            | TlsError::HostKey(..)
+            | TlsError::BadExtensionSignature
+            | TlsError::NotYetValid
+            | TlsError::Expired
+            | TlsError::CertificateCount(..)
+            | TlsError::PeerIdMismatch { .. }
+            | TlsError::InvalidAlpn => Fault::Remote,
+            TlsError::NoPeerCertificate
+            | TlsError::CertificateGeneration(..)
+            | TlsError::Config(..) => Fault::Local,
+        }
+    }
+}
