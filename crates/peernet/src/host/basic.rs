@@ -20,7 +20,7 @@ use crate::swarm::Swarm;
 
 /// The protocol version identify announces (the one every libp2p implementation sends).
 pub const PROTOCOL_VERSION: &str = "ipfs/0.1.0";
-/// The agent version identify announces unless [`HostBuilder::user_agent`] sets another.
+/// The agent version identify announces unless [`HostBuilder::user_agent`](crate::HostBuilder::user_agent) sets another.
 pub const DEFAULT_USER_AGENT: &str = concat!("peernet/", env!("CARGO_PKG_VERSION"));
 /// Observed addresses a host remembers (the most recent distinct ones).
 pub const MAX_OBSERVED_ADDRS: usize = 16;
@@ -133,7 +133,7 @@ impl Host {
         &self.inner.swarm
     }
 
-    /// The metrics this host keeps, if it was built with [`HostBuilder::metrics`].
+    /// The metrics this host keeps, if it was built with [`HostBuilder::metrics`](crate::HostBuilder::metrics).
     pub fn metrics(&self) -> Option<&Metrics> {
         self.inner.swarm.metrics()
     }
@@ -158,7 +158,7 @@ impl Host {
     }
 
     /// Connects to `info.peer_id` if not connected yet (go's `Connect`): its addresses join
-    /// the peerstore for [`TEMP_TTL`] and the peer is dialed. Identify then runs in the
+    /// the peerstore for [`TEMP_TTL`](crate::TEMP_TTL) and the peer is dialed. Identify then runs in the
     /// background; [`subscribe`](Self::subscribe) to wait for it.
     ///
     /// # Errors

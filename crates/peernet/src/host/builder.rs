@@ -91,7 +91,7 @@ impl HostBuilder {
 
     /// Caps on connections (inbound, outbound, per peer, per IP), streams (per connection,
     /// peer, protocol, in total), inbound handshakes and buffer memory; a newcomer over a limit
-    /// is refused with a [`ResourceError`](ResourceError) naming it. Default:
+    /// is refused with a [`ResourceError`](crate::ResourceError)(ResourceError) naming it. Default:
     /// [`ResourceLimits::default`](ResourceLimits) (go-libp2p's resource manager
     /// defaults scaled for 1 GiB); [`ResourceLimits::unlimited`](ResourceLimits::unlimited)
     /// switches them off. Replaces the limits of an earlier [`swarm_config`](Self::swarm_config).

@@ -140,13 +140,13 @@ impl From<QuicError> for TransportError {
 #[derive(Debug, thiserror::Error)]
 pub enum WsError {
     /// A secure WebSocket address (`/tls/ws`, `/wss`) was dialed without trusted roots, or
-    /// listened on without a certificate, in the transport's [`WsTlsConfig`] (local misuse, or
+    /// listened on without a certificate, in the transport's [`WsTlsConfig`](crate::WsTlsConfig) (local misuse, or
     /// a peer advertising such an address to a node not set up for it).
     #[error(
         "secure WebSocket needs a TLS configuration (certificate to listen, roots to dial): {0}"
     )]
     TlsNotConfigured(Multiaddr),
-    /// The certificate chain or key given to [`WsTlsConfig`] is unusable, or a PEM file could
+    /// The certificate chain or key given to [`WsTlsConfig`](crate::WsTlsConfig) is unusable, or a PEM file could
     /// not be read or held no certificate or key (local misuse).
     #[error("invalid TLS certificate or key: {0}")]
     BadCertificate(String),
@@ -161,7 +161,7 @@ pub enum WsError {
     /// The peer sent a text message; libp2p carries bytes in binary messages only (peer's fault).
     #[error("peer sent a WebSocket text message")]
     TextFrame,
-    /// The peer broke the WebSocket protocol, e.g. sent a message over [`MAX_WS_MESSAGE`]
+    /// The peer broke the WebSocket protocol, e.g. sent a message over [`MAX_WS_MESSAGE`](crate::MAX_WS_MESSAGE)
     /// (peer's fault), or the connection failed underneath.
     #[error("WebSocket protocol error")]
     Protocol(#[source] tungstenite::Error),
