@@ -56,19 +56,19 @@ const FIELD_SIGNED_PEER_RECORD: u32 = 8;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentifyError {
     /// The message is not valid protobuf, repeats a field, or a field is too long.
-    #[error("malformed identify message: {0}")]
+    #[error("malformed identify message")]
     Protobuf(#[from] ProtobufError),
     /// The length prefix is invalid or announces more than [`MAX_MESSAGE_SIZE`].
-    #[error("bad identify framing: {0}")]
+    #[error("bad identify framing")]
     Frame(#[from] FrameError),
     /// A string field (a version or a protocol id) is not UTF-8.
     #[error("identify field {0} is not UTF-8")]
     NotUtf8(u32),
     /// The public key does not decode.
-    #[error("invalid public key in identify: {0}")]
+    #[error("invalid public key in identify")]
     PublicKey(#[from] KeyError),
     /// The signed peer record does not open (bad signature, wrong payload, signer mismatch).
-    #[error("invalid signed peer record in identify: {0}")]
+    #[error("invalid signed peer record in identify")]
     PeerRecord(#[from] PeerRecordError),
     /// More than [`MAX_PROTOCOLS`] protocols or [`MAX_LISTEN_ADDRS`] listen addresses.
     #[error("identify lists more than {max} {what}")]

@@ -58,8 +58,8 @@ pub enum NegotiationError {
     #[error("remote sent a malformed multistream-select message: {0}")]
     Malformed(&'static str),
     /// A length prefix that is invalid or longer than [`MAX_MESSAGE_LEN`] (the remote's fault).
-    #[error("remote sent a bad length prefix: {0}")]
-    Framing(FrameError),
+    #[error("remote sent a bad length prefix")]
+    Framing(#[source] FrameError),
     /// The remote sent a valid message that makes no sense at this point (the remote's fault).
     #[error("remote sent {0} at the wrong time")]
     Unexpected(&'static str),

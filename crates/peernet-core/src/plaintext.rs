@@ -45,16 +45,16 @@ const FIELD_PUBKEY: u32 = 2;
 pub enum PlaintextError {
     /// The length prefix is malformed or announces more than [`MAX_EXCHANGE_SIZE`]. The remote
     /// is at fault.
-    #[error("bad Exchange framing: {0}")]
+    #[error("bad Exchange framing")]
     Frame(#[from] FrameError),
     /// The `Exchange` protobuf is malformed or lacks a field. The remote is at fault.
-    #[error("malformed Exchange: {0}")]
+    #[error("malformed Exchange")]
     Protobuf(#[from] ProtobufError),
     /// The `id` field is not a valid peer id. The remote is at fault.
-    #[error("invalid peer id in Exchange: {0}")]
+    #[error("invalid peer id in Exchange")]
     PeerId(#[from] PeerIdError),
     /// The `pubkey` field is not a valid public key. The remote is at fault.
-    #[error("invalid public key in Exchange: {0}")]
+    #[error("invalid public key in Exchange")]
     PublicKey(#[from] KeyError),
     /// The `id` field is not the peer id of the `pubkey` field. The remote is at fault.
     #[error("remote claims peer id {claimed} but its key gives {derived}")]

@@ -91,8 +91,8 @@ pub fn decode(input: &[u8]) -> Result<(u64, &[u8]), VarintError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// The length prefix is not a valid varint.
-    #[error("bad length prefix: {0}")]
-    Varint(VarintError),
+    #[error("bad length prefix")]
+    Varint(#[source] VarintError),
     /// The length prefix announces more than the caller allows.
     #[error("frame of {len} bytes exceeds the limit of {max}")]
     TooLong {

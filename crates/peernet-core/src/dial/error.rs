@@ -43,11 +43,11 @@ pub enum AddrDialError {
     #[error("dial cancelled")]
     Cancelled,
     /// The network: connecting failed (refused, unreachable, reset, …).
-    #[error("I/O error: {0}")]
-    Io(Arc<std::io::Error>),
+    #[error("I/O error")]
+    Io(#[source] Arc<std::io::Error>),
     /// The remote: the security or muxer handshake failed.
-    #[error("handshake failed: {0}")]
-    Handshake(Arc<dyn std::error::Error + Send + Sync>),
+    #[error("handshake failed")]
+    Handshake(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The remote: it authenticated as another peer than the one dialed.
     #[error("dialed {expected} but the remote authenticated as {actual}")]
     PeerIdMismatch {
@@ -58,8 +58,8 @@ pub enum AddrDialError {
     },
     /// The address's DNS name did not resolve (the address's author, or the resolver); nothing
     /// was dialed.
-    #[error("DNS resolution failed: {0}")]
-    Resolve(Arc<dyn std::error::Error + Send + Sync>),
+    #[error("DNS resolution failed")]
+    Resolve(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// Local policy: the connection gater refused the address or the secured connection; the
     /// gater's reason.
     #[error("refused by the connection gater: {0}")]
@@ -199,8 +199,9 @@ impl DialError {
 impl fmt::Display for DialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "failed to dial {}: {}", self.peer, self.cause)?;
+        // Several addresses' errors, not one chain: each is printed with its own causes.
         for e in &self.errors {
-            write!(f, "\n  * [{}] {}", e.addr, e.cause)?;
+            write!(f, "\n  * [{}] {}", e.addr, crate::error::Chain(&e.cause))?;
         }
         if self.skipped > 0 {
             write!(f, "\n    ... skipping {} errors ...", self.skipped)?;

@@ -28,10 +28,10 @@ pub enum EnvelopeError {
         max: usize,
     },
     /// The envelope protobuf is malformed or lacks its public key. The sender is at fault.
-    #[error("malformed envelope: {0}")]
+    #[error("malformed envelope")]
     Protobuf(#[from] ProtobufError),
     /// The embedded public key is invalid. The sender is at fault.
-    #[error("invalid envelope public key: {0}")]
+    #[error("invalid envelope public key")]
     PublicKey(#[from] KeyError),
     /// The signature does not verify for the given domain, payload type and payload: the
     /// envelope was forged, altered, or signed for another domain. The sender is at fault.

@@ -123,7 +123,7 @@ impl fmt::Display for KeyType {
 pub enum KeyError {
     /// The key protobuf itself is malformed (truncated, wrong wire type, missing field...).
     /// The sender is at fault.
-    #[error("malformed key protobuf: {0}")]
+    #[error("malformed key protobuf")]
     Protobuf(#[from] ProtobufError),
     /// The `Type` field holds a value outside the `KeyType` enum. The sender is at fault.
     #[error("unknown key type {0}")]

@@ -63,10 +63,10 @@ pub enum PeerRecordError {
     #[error("envelope payload type is not a peer record")]
     UnexpectedPayloadType,
     /// The record protobuf is malformed. The sender is at fault.
-    #[error("malformed peer record: {0}")]
+    #[error("malformed peer record")]
     Protobuf(#[from] ProtobufError),
     /// The record's `peer_id` is not a valid peer id. The sender is at fault.
-    #[error("invalid peer id in record: {0}")]
+    #[error("invalid peer id in record")]
     PeerId(#[from] PeerIdError),
     /// The record names a peer other than the envelope's signer: a peer tried to vouch for
     /// someone else's addresses (rust-libp2p advisory GHSA-wc36-xgcc-jwpr). The sender is at

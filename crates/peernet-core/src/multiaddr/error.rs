@@ -37,10 +37,10 @@ pub enum MultiaddrError {
         reason: &'static str,
     },
     /// A `/p2p/` value is not a valid peer id.
-    #[error("invalid /p2p/ value: {0}")]
+    #[error("invalid /p2p/ value")]
     InvalidPeerId(#[from] PeerIdError),
     /// A protocol code or a value length prefix is not a valid varint.
-    #[error("bad varint in multiaddr: {0}")]
+    #[error("bad varint in multiaddr")]
     Varint(#[from] VarintError),
     /// The binary form ends inside a component's value.
     #[error("multiaddr bytes end inside the value of /{protocol}")]

@@ -34,7 +34,7 @@ pub enum NoiseError {
     FrameTooShort(usize),
     /// Remote at fault: the handshake payload is not a valid `NoiseHandshakePayload` protobuf,
     /// repeats a singular field, or a field exceeds its size cap; the inner error says which.
-    #[error("malformed noise handshake payload: {0}")]
+    #[error("malformed noise handshake payload")]
     MalformedPayload(#[from] ProtobufError),
     /// Remote at fault: the payload's extensions list more than 100 entries in one field, or
     /// announce a stream muxer whose name is not UTF-8.
@@ -44,7 +44,7 @@ pub enum NoiseError {
     #[error("noise handshake payload lacks the {0} field")]
     MissingPayloadField(&'static str),
     /// Remote at fault: the identity key in the payload is not a valid libp2p public key.
-    #[error("remote identity key is invalid: {0}")]
+    #[error("remote identity key is invalid")]
     InvalidIdentityKey(#[source] KeyError),
     /// Remote at fault: the payload's signature over `"noise-libp2p-static-key:"` and the Noise
     /// static key does not verify under the announced identity key.

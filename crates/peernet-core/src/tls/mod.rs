@@ -108,8 +108,8 @@ pub enum TlsError {
     #[error("certificate has an unknown critical extension")]
     UnknownCriticalExtension,
     /// The host key in the extension is not a valid protobuf public key. The peer is at fault.
-    #[error("invalid host key in the libp2p extension: {0}")]
-    HostKey(KeyError),
+    #[error("invalid host key in the libp2p extension")]
+    HostKey(#[source] KeyError),
     /// The host key's signature over the certificate key does not verify. The peer is at fault.
     #[error("libp2p extension signature is invalid")]
     BadExtensionSignature,
